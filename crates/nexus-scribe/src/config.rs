@@ -1,0 +1,455 @@
+//! The one typed configuration: built-in defaults, then `config.toml`, then
+//! `NEXUS_SCRIBE__SECTION__KEY` environment variables. Unknown keys are errors that name the
+//! key and where it came from.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use speech_engine::convert::Quantization;
+
+/// Prefix of configuration environment variables (`NEXUS_SCRIBE__ENGINE__THREADS=2`).
+pub const ENV_PREFIX: &str = "NEXUS_SCRIBE__";
+
+/// The whole configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Folder for everything the service keeps: the embedded store, generated secrets, models.
+    pub data_dir: PathBuf,
+    pub engine: EngineConfig,
+    pub logging: LoggingConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            engine: EngineConfig::default(),
+            logging: LoggingConfig::default(),
+        }
+    }
+}
+
+/// `[engine]`: the speech engine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// A catalogue name (`tiny.en`), a model folder, or a ggml file.
+    pub model: String,
+    /// Where catalogue models live; empty means `<data_dir>/models`.
+    pub models_dir: String,
+    /// Which converted weights to load: `q8_0` (smaller, faster) or `f16`.
+    pub quantization: QuantizationName,
+    /// Inference threads; 0 means one per available core. Never more than the cores.
+    pub threads: usize,
+    /// 1 = greedy decoding; 2..=16 = beam search.
+    pub beam_size: u32,
+    /// Spoken language, or `auto` (multilingual models only).
+    pub language: String,
+    /// Re-decode at higher temperature when output looks degenerate (file transcription).
+    pub temperature_fallback: bool,
+    /// Size the encoder window to short audio instead of always 30 s.
+    pub fit_audio_ctx: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            model: speech_engine::model::DEFAULT_MODEL.into(),
+            models_dir: String::new(),
+            quantization: QuantizationName::Q8_0,
+            threads: 0,
+            beam_size: 5,
+            language: "en".into(),
+            temperature_fallback: true,
+            fit_audio_ctx: true,
+        }
+    }
+}
+
+/// Spelling of a quantization in the config file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QuantizationName {
+    #[serde(rename = "f16")]
+    F16,
+    #[serde(rename = "q8_0")]
+    Q8_0,
+}
+
+impl From<QuantizationName> for Quantization {
+    fn from(q: QuantizationName) -> Self {
+        match q {
+            QuantizationName::F16 => Quantization::F16,
+            QuantizationName::Q8_0 => Quantization::Q8_0,
+        }
+    }
+}
+
+/// `[logging]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingConfig {
+    /// A tracing filter such as `info` or `nexus_scribe=debug,info`.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A configuration that cannot be used. `Display` names the key and its source.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {}: invalid TOML: {message}", path.display())]
+    Syntax { path: PathBuf, message: String },
+    #[error("config key `{key}` ({origin}): {message}")]
+    Key {
+        key: String,
+        origin: String,
+        message: String,
+    },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+}
+
+impl Config {
+    /// Loads defaults ← `file` (if given, or `config.toml` in the working directory if present)
+    /// ← environment (`env` is passed in rather than read here).
+    pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let mut merged =
+            toml::Value::try_from(Config::default()).map_err(|e| ConfigError::Key {
+                key: String::new(),
+                origin: "built-in defaults".into(),
+                message: e.to_string(),
+            })?;
+        let file = match file {
+            Some(p) => Some(p.to_owned()),
+            None => Some(PathBuf::from("config.toml")).filter(|p| p.is_file()),
+        };
+        let mut file_layer = None;
+        if let Some(path) = &file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let value: toml::Value = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+                path: path.clone(),
+                message: e.message().to_owned(),
+            })?;
+            merge(&mut merged, value.clone());
+            file_layer = Some((path.clone(), value));
+        }
+        let env_layer = env_layer(env)?;
+        merge(&mut merged, env_layer.clone());
+        let config: Config = serde_path_to_error::deserialize(merged).map_err(|e| {
+            let key = e.path().to_string();
+            let message = e.inner().to_string();
+            // An unknown field is reported at its parent; name the field itself.
+            let full_key = unknown_field(&message)
+                .map(|f| {
+                    if key == "." {
+                        f.to_owned()
+                    } else {
+                        format!("{key}.{f}")
+                    }
+                })
+                .unwrap_or(key);
+            let origin = origin_of(&full_key, &env_layer, file_layer.as_ref());
+            ConfigError::Key {
+                key: full_key,
+                origin,
+                message,
+            }
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Key {
+            key: key.into(),
+            origin: "value".into(),
+            message,
+        };
+        if !(1..=16).contains(&self.engine.beam_size) {
+            return Err(bad(
+                "engine.beam_size",
+                format!("{} is outside 1..=16", self.engine.beam_size),
+            ));
+        }
+        let lang = &self.engine.language;
+        if lang.is_empty() || lang.len() > 8 || !lang.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(bad(
+                "engine.language",
+                format!("{lang:?} is not a language code such as \"en\" or \"auto\""),
+            ));
+        }
+        if self.engine.model.trim().is_empty() {
+            return Err(bad("engine.model", "must not be empty".into()));
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(bad("data_dir", "must not be empty".into()));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.logging.level).is_err() {
+            return Err(bad(
+                "logging.level",
+                format!(
+                    "{:?} is not a log filter such as \"info\"",
+                    self.logging.level
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Where catalogue models live.
+    pub fn models_dir(&self) -> PathBuf {
+        if self.engine.models_dir.is_empty() {
+            self.data_dir.join("models")
+        } else {
+            PathBuf::from(&self.engine.models_dir)
+        }
+    }
+
+    /// Inference threads: the configured number, capped at the cores available.
+    pub fn threads(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        match self.engine.threads {
+            0 => cores,
+            n => n.min(cores),
+        }
+    }
+}
+
+/// The process environment as a map, for [`Config::load`].
+pub fn process_env() -> BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+fn origin_of(key: &str, env: &toml::Value, file: Option<&(PathBuf, toml::Value)>) -> String {
+    let lookup = |v: &toml::Value| key.split('.').try_fold(v, |v, part| v.get(part)).is_some();
+    if lookup(env) {
+        let var = format!(
+            "{ENV_PREFIX}{}",
+            key.replace('.', "__").to_ascii_uppercase()
+        );
+        return format!("from environment variable {var}");
+    }
+    if let Some((path, value)) = file {
+        if lookup(value) {
+            return format!("in {}", path.display());
+        }
+    }
+    "value".into()
+}
+
+/// `NEXUS_SCRIBE__ENGINE__BEAM_SIZE=3` → `{engine = {beam_size = 3}}`. Values are read as TOML
+/// scalars (numbers, booleans, `[...]` arrays) and fall back to strings.
+fn env_layer(env: &BTreeMap<String, String>) -> Result<toml::Value, ConfigError> {
+    let mut root = toml::value::Table::new();
+    for (var, raw) in env {
+        let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let parts: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+        if parts.iter().any(String::is_empty) {
+            return Err(ConfigError::Env {
+                var: var.clone(),
+                message: "empty key segment; use NEXUS_SCRIBE__SECTION__KEY".into(),
+            });
+        }
+        let value = parse_scalar(raw);
+        let mut table = &mut root;
+        for part in &parts[..parts.len() - 1] {
+            let entry = table
+                .entry(part.clone())
+                .or_insert_with(|| toml::Value::Table(toml::value::Table::new()));
+            table = match entry {
+                toml::Value::Table(t) => t,
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: var.clone(),
+                        message: format!("`{part}` is both a value and a section"),
+                    })
+                }
+            };
+        }
+        table.insert(parts[parts.len() - 1].clone(), value);
+    }
+    Ok(toml::Value::Table(root))
+}
+
+fn parse_scalar(raw: &str) -> toml::Value {
+    let wrapped = format!("v = {raw}");
+    match toml::from_str::<toml::value::Table>(&wrapped) {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    }
+
+    fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {
+        let p = dir.path().join("config.toml");
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    #[test]
+    fn shipped_config_file_parses_and_equals_defaults() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config.toml");
+        let c = Config::load(Some(&shipped), &env(&[])).expect("shipped config.toml is valid");
+        assert_eq!(c, Config::default(), "config.toml documents the defaults");
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(&dir, "[engine]\nbeam_size = 3\nlanguage = \"de\"\n");
+        let c = Config::load(Some(&p), &env(&[("NEXUS_SCRIBE__ENGINE__BEAM_SIZE", "2")]))
+            .expect("valid");
+        assert_eq!(c.engine.beam_size, 2, "environment beats file");
+        assert_eq!(c.engine.language, "de", "file beats defaults");
+        assert_eq!(
+            c.engine.quantization,
+            QuantizationName::Q8_0,
+            "defaults fill the rest"
+        );
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(&dir, "[engine]\nbeam_sise = 3\n");
+        let err = Config::load(Some(&p), &env(&[]))
+            .expect_err("unknown key")
+            .to_string();
+        assert!(err.contains("`engine.beam_sise`"), "{err}");
+        assert!(err.contains("config.toml"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_in_environment_is_named() {
+        let err = Config::load(None, &env(&[("NEXUS_SCRIBE__ENGINE__THREADZ", "2")]))
+            .expect_err("unknown key")
+            .to_string();
+        assert!(err.contains("engine.threadz"), "{err}");
+        assert!(err.contains("NEXUS_SCRIBE__ENGINE__THREADZ"), "{err}");
+    }
+
+    #[test]
+    fn unknown_section_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(&dir, "[engin]\nmodel = \"x\"\n");
+        let err = Config::load(Some(&p), &env(&[]))
+            .expect_err("unknown")
+            .to_string();
+        assert!(err.contains("`engin`"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_and_values_are_named() {
+        let err = Config::load(None, &env(&[("NEXUS_SCRIBE__ENGINE__BEAM_SIZE", "lots")]))
+            .expect_err("not a number")
+            .to_string();
+        assert!(err.contains("engine.beam_size"), "{err}");
+        let err = Config::load(None, &env(&[("NEXUS_SCRIBE__ENGINE__BEAM_SIZE", "99")]))
+            .expect_err("out of range")
+            .to_string();
+        assert!(
+            err.contains("engine.beam_size") && err.contains("1..=16"),
+            "{err}"
+        );
+        let err = Config::load(None, &env(&[("NEXUS_SCRIBE__ENGINE__QUANTIZATION", "q4")]))
+            .expect_err("unknown variant")
+            .to_string();
+        assert!(err.contains("engine.quantization"), "{err}");
+    }
+
+    #[test]
+    fn bad_toml_names_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(&dir, "[engine\n");
+        let err = Config::load(Some(&p), &env(&[]))
+            .expect_err("syntax")
+            .to_string();
+        assert!(err.contains("invalid TOML"), "{err}");
+    }
+
+    #[test]
+    fn other_variables_are_ignored() {
+        let c = Config::load(
+            None,
+            &env(&[
+                ("NEXUS_SCRIBE_ENV", "production"),
+                ("NEXUS_SCRIBE_SECRET_JWT_SECRET", "x"),
+            ]),
+        )
+        .expect("single-underscore variables are not config keys");
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn threads_never_exceed_cores() {
+        let mut c = Config::default();
+        c.engine.threads = 10_000;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(c.threads(), cores);
+    }
+}

@@ -1,0 +1,4 @@
+//! End-to-end tests of the assembled `nexus-scribe` binary, one module per area.
+
+mod cli_config;
+mod transcribe;
