@@ -26,6 +26,9 @@ pub struct DecodeOptions {
     pub fit_audio_ctx: bool,
     /// Smallest encoder window when fitting, in 20 ms frames (below ~384 words change).
     pub min_audio_ctx: u32,
+    /// Silence the fitted window keeps after the audio, in 20 ms frames, so the model sees
+    /// the speech end (too little and it repeats the last phrase). Default 400 (8 s).
+    pub audio_ctx_margin: u32,
 }
 
 impl Default for DecodeOptions {
@@ -38,6 +41,7 @@ impl Default for DecodeOptions {
             temperature_fallback: true,
             fit_audio_ctx: true,
             min_audio_ctx: 384,
+            audio_ctx_margin: 400,
         }
     }
 }

