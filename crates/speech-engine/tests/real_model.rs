@@ -27,8 +27,8 @@ fn ct2_dir() -> PathBuf {
 }
 
 fn speech() -> scribe_core::MonoAudio {
-    let clip = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../samples/ljspeech_LJ001-0001.flac");
+    let clip =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples/ljspeech_LJ001-0001.flac");
     audio_ingest::decode_file(&clip).expect("sample decodes")
 }
 
@@ -45,8 +45,16 @@ fn converted_weights_transcribe_real_speech() {
             .transcribe(&audio, &DecodeOptions::default(), None)
             .expect("transcribes");
         let text = t.text().to_lowercase();
-        for expected in ["printing", "in the only sense", "arts and crafts", "exhibition"] {
-            assert!(text.contains(expected), "{q:?}: {expected:?} missing from {text:?}");
+        for expected in [
+            "printing",
+            "in the only sense",
+            "arts and crafts",
+            "exhibition",
+        ] {
+            assert!(
+                text.contains(expected),
+                "{q:?}: {expected:?} missing from {text:?}"
+            );
         }
         let words: Vec<_> = t.segments.iter().flat_map(|s| &s.words).collect();
         assert!(words.len() >= 20, "{q:?}: word timestamps");
