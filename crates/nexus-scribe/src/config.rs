@@ -164,21 +164,14 @@ impl Config {
         let env_layer = env_layer(env)?;
         merge(&mut merged, env_layer.clone());
         let config: Config = serde_path_to_error::deserialize(merged).map_err(|e| {
+            // The path already ends at an unknown field; the inner message may add a
+            // multi-line location, of which the first line is the useful part.
             let key = e.path().to_string();
             let message = e.inner().to_string();
-            // An unknown field is reported at its parent; name the field itself.
-            let full_key = unknown_field(&message)
-                .map(|f| {
-                    if key == "." {
-                        f.to_owned()
-                    } else {
-                        format!("{key}.{f}")
-                    }
-                })
-                .unwrap_or(key);
-            let origin = origin_of(&full_key, &env_layer, file_layer.as_ref());
+            let message = message.lines().next().unwrap_or_default().to_owned();
+            let origin = origin_of(&key, &env_layer, file_layer.as_ref());
             ConfigError::Key {
-                key: full_key,
+                key,
                 origin,
                 message,
             }
@@ -248,11 +241,6 @@ pub fn process_env() -> BTreeMap<String, String> {
     std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect()
-}
-
-fn unknown_field(message: &str) -> Option<&str> {
-    let rest = message.strip_prefix("unknown field `")?;
-    rest.split('`').next()
 }
 
 fn origin_of(key: &str, env: &toml::Value, file: Option<&(PathBuf, toml::Value)>) -> String {
