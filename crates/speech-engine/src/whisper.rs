@@ -154,7 +154,8 @@ impl WhisperEngine {
 /// Only audio that fits in one 30 s window is fitted. The window keeps `audio_ctx_margin`
 /// frames of trailing silence: with too little (1–4 s) the decoder, not seeing the speech end,
 /// repeats the last phrase (measured on eval/dev: 6.3 % WER at 1 s, 3.9 % at 8 s, 4.8 % with
-/// the full 30 s window), and never goes below `min_audio_ctx`.
+/// the full 30 s window), and never goes below `min_audio_ctx`. Output that still contains a
+/// phrase loop is decoded again with the full window (see `transcribe`).
 fn fitted_audio_ctx(n_samples: usize, opts: &DecodeOptions, full: u32) -> Option<u32> {
     if !opts.fit_audio_ctx || n_samples > WINDOW_SAMPLES || full == 0 {
         return None;
@@ -205,14 +206,22 @@ impl SpeechEngine for WhisperEngine {
         } else {
             &audio.samples
         };
-        let params = self.params(opts, samples.len(), progress)?;
-        let mut state = self.take_state()?;
-        let result = state
-            .full(params, samples)
-            .map_err(|e| EngineError::Inference(e.to_string()))
-            .map(|()| self.collect(&state, audio.duration_ms()));
-        self.return_state(state);
-        result
+        let fitted = fitted_audio_ctx(samples.len(), opts, self.info.n_audio_ctx).is_some();
+        let first = self.run(opts, samples, audio.duration_ms(), progress.clone())?;
+        if !fitted || !crate::words::has_phrase_loop(&first) {
+            return Ok(first);
+        }
+        // The fitted window is an optimisation; when its output looks degenerate, redo the
+        // exact computation on the full 30 s window, as temperature fallback does for sampling.
+        tracing::debug!(
+            duration_ms = audio.duration_ms(),
+            "repeated phrase with the fitted encoder window; decoding again with the full window"
+        );
+        let full = DecodeOptions {
+            fit_audio_ctx: false,
+            ..opts.clone()
+        };
+        self.run(&full, samples, audio.duration_ms(), progress)
     }
 
     fn model_info(&self) -> &ModelInfo {
@@ -221,6 +230,23 @@ impl SpeechEngine for WhisperEngine {
 }
 
 impl WhisperEngine {
+    fn run(
+        &self,
+        opts: &DecodeOptions,
+        samples: &[f32],
+        duration_ms: u64,
+        progress: Option<Arc<Progress>>,
+    ) -> Result<Transcript, EngineError> {
+        let params = self.params(opts, samples.len(), progress)?;
+        let mut state = self.take_state()?;
+        let result = state
+            .full(params, samples)
+            .map_err(|e| EngineError::Inference(e.to_string()))
+            .map(|()| self.collect(&state, duration_ms));
+        self.return_state(state);
+        result
+    }
+
     fn collect(&self, state: &WhisperState, duration_ms: u64) -> Transcript {
         let eot = self.ctx.token_eot();
         let mut segments = Vec::new();

@@ -1,6 +1,6 @@
 //! Turning Whisper's sub-word tokens into words with timings and confidence.
 
-use scribe_core::Word;
+use scribe_core::{Transcript, Word};
 
 /// One decoded text token (special tokens already removed).
 #[derive(Clone)]
@@ -60,9 +60,69 @@ fn push_word(words: &mut Vec<Word>, (bytes, start, end, psum, n): (Vec<u8>, u64,
     });
 }
 
+/// Shortest phrase whose immediate repetition counts as a decoding loop. Two-word repeats
+/// ("yeah, yeah", "I think I think") are ordinary speech; three or more words repeated back
+/// to back are what Whisper produces when it loses track of the audio's end.
+const MIN_LOOP_WORDS: usize = 3;
+
+/// True when some phrase of at least [`MIN_LOOP_WORDS`] words is immediately repeated,
+/// ignoring case and punctuation: "…an exact imitation, which are an exact imitation".
+pub(crate) fn has_phrase_loop(t: &Transcript) -> bool {
+    let words: Vec<String> = t
+        .text()
+        .split_whitespace()
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect::<String>()
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    (MIN_LOOP_WORDS..=words.len() / 2)
+        .any(|n| (0..=words.len() - 2 * n).any(|i| words[i..i + n] == words[i + n..i + 2 * n]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn transcript(text: &str) -> Transcript {
+        Transcript {
+            segments: vec![scribe_core::Segment {
+                start_ms: 0,
+                end_ms: 1,
+                text: text.into(),
+                words: vec![],
+            }],
+            language: "en".into(),
+            duration_ms: 1,
+        }
+    }
+
+    #[test]
+    fn phrase_loops_are_detected() {
+        for looped in [
+            "in letters which are an exact imitation, which are an exact imitation.",
+            "I'm Abigail Klafflin, you can call me Abigail Klafflin, you can call me Abigail Klafflin.",
+            "by a similar process By a similar process",
+        ] {
+            assert!(has_phrase_loop(&transcript(looped)), "{looped}");
+        }
+    }
+
+    #[test]
+    fn ordinary_speech_is_not_a_loop() {
+        for fine in [
+            "With menus, yeah, yeah.",
+            "I think I think we should go.",
+            "Printing, in the only sense with which we are at present concerned.",
+            "",
+            "one",
+        ] {
+            assert!(!has_phrase_loop(&transcript(fine)), "{fine}");
+        }
+    }
 
     fn tok(s: &[u8], a: u64, b: u64, p: f32) -> Token {
         Token {

@@ -21,6 +21,9 @@ mod tests;
 #[cfg(test)]
 mod testutil;
 
+/// Bumped whenever the converter's output changes, so `models fetch` redoes stale files.
+pub const CONVERTER_VERSION: u32 = 1;
+
 pub use error::ConvertError;
 pub use quant::Quantization;
 pub use run::{convert_ct2_dir, ConvertSummary};
