@@ -1,0 +1,4 @@
+//! The network edge of NexusScribe: bot ingest and viewer WebSockets, the REST API, the
+//! per-meeting fan-out hub and the web pages. Speaks HTTP; knows no SQL and no FFI.
+
+pub mod hub;
