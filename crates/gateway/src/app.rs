@@ -1,0 +1,119 @@
+//! Assembling the HTTP application and running it on an already-bound listener (so tests bind
+//! `127.0.0.1:0`), with graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::hub::Hub;
+use crate::{headers, pages};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub hub: Arc<Hub>,
+}
+
+impl AppState {
+    pub fn new() -> Self {
+        Self {
+            hub: Arc::new(Hub::default()),
+        }
+    }
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The router: pages, assets and health endpoints, with the security headers on every answer.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(pages::index))
+        .route("/meetings/{meeting_id}/live", get(pages::live))
+        .route("/assets/{name}", get(pages::asset))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(state)
+        .layer(axum::middleware::from_fn(headers::security_headers))
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "listening on {addr}");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    async fn get(path: &str) -> axum::response::Response {
+        router(AppState::new())
+            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+            .expect("infallible")
+    }
+
+    #[tokio::test]
+    async fn pages_carry_a_strict_csp_and_no_inline_script() {
+        for path in ["/", "/meetings/abc/live"] {
+            let res = get(path).await;
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            let csp = res.headers()["content-security-policy"]
+                .to_str()
+                .expect("ascii");
+            assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+            assert_eq!(res.headers()["x-frame-options"], "DENY");
+            assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+            let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+                .await
+                .expect("body");
+            let html = String::from_utf8_lossy(&body);
+            for tag in html.match_indices("<script") {
+                let rest = &html[tag.0..];
+                let end = rest.find('>').expect("tag closes");
+                assert!(rest[..end].contains("src="), "{path}: inline script");
+            }
+            assert!(
+                !html.contains(" on") || !html.contains("onclick"),
+                "no inline handlers"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn assets_have_types_and_unknown_ones_are_404_json() {
+        let res = get("/assets/live.js").await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/javascript"));
+        let res = get("/assets/../../etc/passwd").await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        let res = get("/assets/secret.js").await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json error");
+        assert_eq!(v["error"]["code"], "not_found");
+    }
+}
