@@ -11,19 +11,45 @@ use crate::manifest;
 use crate::python::{self, Python};
 use crate::report;
 
-/// The `accuracy` command's options; `None` paths take the defaults described in `main.rs`.
+/// The `accuracy` command's options; `None` paths take the defaults given in their help.
+#[derive(Debug, clap::Args)]
 pub struct Options {
+    /// Evaluation folder with manifest.tsv [default: <repo>/../shared/eval/dev].
+    #[arg(long, value_name = "DIR")]
     pub eval_dir: Option<PathBuf>,
+    /// nexus-scribe executable [default: $CARGO_TARGET_DIR/release/nexus-scribe, else
+    /// <repo>/target/release/nexus-scribe].
+    #[arg(long, value_name = "PATH")]
     pub nexus_bin: Option<PathBuf>,
+    /// A ggml file, or a model folder holding ggml-q8_0.bin / ggml-f16.bin
+    /// [default: <repo>/data/models/tiny.en].
+    #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
+    /// CTranslate2 folder for faster-whisper, the weights the ggml files were converted from
+    /// [default: ct2/ inside the model folder, or beside the ggml file].
+    #[arg(long, value_name = "DIR")]
     pub ct2_dir: Option<PathBuf>,
+    #[arg(long, default_value_t = 5)]
     pub beam_size: u32,
+    #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// Runs of each engine; times, memory and WER are the medians.
+    #[arg(long, default_value_t = 1)]
     pub runs: usize,
+    /// JSON results with per-file errors [default: <repo>/benches/out/accuracy.json].
+    #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Do not run faster-whisper.
+    #[arg(long)]
     pub skip_peer: bool,
+    /// Do not run nexus-scribe.
+    #[arg(long)]
     pub skip_nexus: bool,
+    /// Python interpreter with faster-whisper and whisper-normalizer.
+    #[arg(long, default_value = "python3", value_name = "PATH")]
     pub python: PathBuf,
+    /// Only the first N files of the manifest (for a quick check; figures need all).
+    #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
 }
 
