@@ -1,0 +1,47 @@
+//! Authentication for NexusScribe: password hashing and policy (Argon2id, NIST SP 800-63B),
+//! access tokens (HS256 JWTs), derived bot API keys, single-use WebSocket tickets, roles, and the
+//! [`Principal`] a verified credential turns into.
+//!
+//! Everything here is synchronous. Password hashing is deliberately slow (tens of
+//! milliseconds): async callers run it in `spawn_blocking`. Secrets and tokens are
+//! `secrecy::SecretString` and never appear in `Debug` output or error messages.
+
+mod bot_key;
+mod clock;
+mod error;
+mod fingerprint;
+mod jwt;
+mod password;
+mod principal;
+mod random;
+mod role;
+mod ticket;
+
+pub use bot_key::{derive_bot_key, verify_bot_key, VerifiedBot, BOT_KEY_HEX_LEN};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{AuthError, PasswordProblem, TicketRejection, TokenRejection};
+pub use fingerprint::token_fingerprint;
+pub use jwt::{
+    IssuedToken, JwtKeys, TokenClaims, TokenConfig, TokenService, TokenType, VerifiedAccess,
+    MAX_TOKEN_BYTES,
+};
+pub use password::{Argon2Params, PasswordContext, PasswordHasher, PasswordPolicy, PhcHash};
+pub use principal::{BotPrincipal, Principal, UserPrincipal};
+pub use role::{MeetingPermission, Role, UnknownRole};
+pub use ticket::{IssuedTicket, TicketStore, TICKET_TTL};
+
+/// Re-exported so callers name the same secret types this crate takes and returns.
+pub use secrecy::{ExposeSecret, SecretString};
+
+#[cfg(test)]
+mod tests {
+    /// The gateway shares these across tasks behind `Arc`.
+    #[test]
+    fn shared_types_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::TokenService>();
+        assert_send_sync::<super::TicketStore>();
+        assert_send_sync::<super::PasswordHasher>();
+        assert_send_sync::<super::Principal>();
+    }
+}

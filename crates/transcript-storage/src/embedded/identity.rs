@@ -1,0 +1,188 @@
+//! Organisations, users and bots in the embedded store (blocking; run through the pool).
+
+use rusqlite::{Connection, OptionalExtension, Row};
+use scribe_core::{BotId, OrgId, OrgScope, UserId};
+
+use super::sql::{id, is_unique_violation, now_ms, opt_uint, uint};
+use crate::error::{StoreError, StoreResult};
+use crate::model::{
+    check_bot_name, check_org_name, email_key, Bot, LoginRecord, NewUser, Organisation, User,
+};
+
+const ORG_COLUMNS: &str = "id, name, created_at_ms";
+const USER_COLUMNS: &str = "id, org_id, email, role, created_at_ms, password_hash";
+const BOT_COLUMNS: &str = "id, org_id, name, created_at_ms, revoked_at_ms";
+
+fn org_row(row: &Row<'_>) -> rusqlite::Result<Organisation> {
+    Ok(Organisation {
+        id: id(row, 0)?,
+        name: row.get(1)?,
+        created_at_ms: uint(row, 2)?,
+    })
+}
+
+fn login_row(row: &Row<'_>) -> rusqlite::Result<LoginRecord> {
+    Ok(LoginRecord {
+        user: User {
+            id: id(row, 0)?,
+            org_id: id(row, 1)?,
+            email: row.get(2)?,
+            role: row.get(3)?,
+            created_at_ms: uint(row, 4)?,
+        },
+        password_hash: row.get(5)?,
+    })
+}
+
+fn bot_row(row: &Row<'_>) -> rusqlite::Result<Bot> {
+    Ok(Bot {
+        id: id(row, 0)?,
+        org_id: id(row, 1)?,
+        name: row.get(2)?,
+        created_at_ms: uint(row, 3)?,
+        revoked_at_ms: opt_uint(row, 4)?,
+    })
+}
+
+pub(crate) fn create_organisation(conn: &mut Connection, name: &str) -> StoreResult<Organisation> {
+    check_org_name(name)?;
+    let at = now_ms();
+    let org = Organisation {
+        id: OrgId::generate(),
+        name: name.to_owned(),
+        created_at_ms: at.unsigned_abs(),
+    };
+    conn.execute(
+        "INSERT INTO organisations (id, name, created_at_ms) VALUES (?1, ?2, ?3)",
+        (org.id.to_string(), name, at),
+    )
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Conflict("organisation name already taken")
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(org)
+}
+
+pub(crate) fn get_organisation(conn: &mut Connection, org: OrgId) -> StoreResult<Organisation> {
+    let sql = format!("SELECT {ORG_COLUMNS} FROM organisations WHERE id = ?1");
+    conn.query_row(&sql, [org.to_string()], org_row)
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
+pub(crate) fn find_organisation_by_name(
+    conn: &mut Connection,
+    name: &str,
+) -> StoreResult<Option<Organisation>> {
+    // `name` has COLLATE NOCASE, so this compares without ASCII case.
+    let sql = format!("SELECT {ORG_COLUMNS} FROM organisations WHERE name = ?1");
+    Ok(conn.query_row(&sql, [name], org_row).optional()?)
+}
+
+pub(crate) fn find_login_by_email(
+    conn: &mut Connection,
+    email: &str,
+) -> StoreResult<Option<LoginRecord>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = ?1");
+    Ok(conn
+        .query_row(&sql, [email_key(email)], login_row)
+        .optional()?)
+}
+
+pub(crate) fn create_user(
+    conn: &mut Connection,
+    scope: OrgScope,
+    new: NewUser,
+) -> StoreResult<User> {
+    new.validate()?;
+    let at = now_ms();
+    let user = User {
+        id: UserId::generate(),
+        org_id: scope.org_id(),
+        email: new.email,
+        role: new.role,
+        created_at_ms: at.unsigned_abs(),
+    };
+    let inserted = conn.execute(
+        "INSERT INTO users (id, org_id, email, email_key, password_hash, role, created_at_ms)
+         SELECT ?1, id, ?3, ?4, ?5, ?6, ?7 FROM organisations WHERE id = ?2",
+        (
+            user.id.to_string(),
+            user.org_id.to_string(),
+            &user.email,
+            email_key(&user.email),
+            &new.password_hash,
+            &user.role,
+            at,
+        ),
+    );
+    match inserted {
+        Ok(0) => Err(StoreError::NotFound),
+        Ok(_) => Ok(user),
+        Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("email already registered")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) fn get_user(conn: &mut Connection, scope: OrgScope, user: UserId) -> StoreResult<User> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND id = ?2");
+    conn.query_row(
+        &sql,
+        [scope.org_id().to_string(), user.to_string()],
+        login_row,
+    )
+    .optional()?
+    .map(|login| login.user)
+    .ok_or(StoreError::NotFound)
+}
+
+pub(crate) fn create_bot(conn: &mut Connection, scope: OrgScope, name: &str) -> StoreResult<Bot> {
+    check_bot_name(name)?;
+    let at = now_ms();
+    let bot = Bot {
+        id: BotId::generate(),
+        org_id: scope.org_id(),
+        name: name.to_owned(),
+        created_at_ms: at.unsigned_abs(),
+        revoked_at_ms: None,
+    };
+    let inserted = conn.execute(
+        "INSERT INTO bots (id, org_id, name, created_at_ms)
+         SELECT ?1, id, ?3, ?4 FROM organisations WHERE id = ?2",
+        (bot.id.to_string(), bot.org_id.to_string(), name, at),
+    )?;
+    if inserted == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(bot)
+}
+
+pub(crate) fn find_bot_for_auth(conn: &mut Connection, bot: BotId) -> StoreResult<Option<Bot>> {
+    let sql = format!("SELECT {BOT_COLUMNS} FROM bots WHERE id = ?1");
+    Ok(conn
+        .query_row(&sql, [bot.to_string()], bot_row)
+        .optional()?)
+}
+
+pub(crate) fn get_bot(conn: &mut Connection, scope: OrgScope, bot: BotId) -> StoreResult<Bot> {
+    let sql = format!("SELECT {BOT_COLUMNS} FROM bots WHERE org_id = ?1 AND id = ?2");
+    conn.query_row(&sql, [scope.org_id().to_string(), bot.to_string()], bot_row)
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
+pub(crate) fn revoke_bot(conn: &mut Connection, scope: OrgScope, bot: BotId) -> StoreResult<()> {
+    // One statement, so atomic on its own; COALESCE keeps the first revocation time.
+    let found = conn.execute(
+        "UPDATE bots SET revoked_at_ms = COALESCE(revoked_at_ms, ?3)
+         WHERE org_id = ?1 AND id = ?2",
+        (scope.org_id().to_string(), bot.to_string(), now_ms()),
+    )?;
+    if found == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}

@@ -1,0 +1,280 @@
+//! The embedded backend: one SQLite database in the data folder, no server to install.
+//!
+//! Several processes may use one folder at once (a `serve` plus the set-up commands): SQLite in
+//! WAL mode lets readers run beside the one writer, and file locks order writers across
+//! processes. Every write that reads before it writes runs in `BEGIN IMMEDIATE`, so it takes
+//! the write lock up front and waits (up to the busy timeout) instead of failing half-way.
+//! The folder must be on a local file system (WAL's shared memory does not work over NFS).
+//!
+//! Per connection: `synchronous = FULL` (a committed final survives power loss, not only a
+//! crash), `foreign_keys = ON` (the `(org_id, id)` references and cascades), `secure_delete =
+//! ON` (deleted transcript text is overwritten in the database file rather than left in free
+//! pages; the WAL holds old page images only until the next checkpoint).
+//!
+//! Field encryption (issue 4) hooks in here: the query modules will seal the columns marked
+//! "sensitive" in the migration before binding them and open them after reading, with the
+//! organisation's data key; `StoreError` gains a variant for an undecryptable value.
+
+mod files;
+mod identity;
+mod meetings;
+mod migrate;
+mod pool;
+mod segments;
+mod sql;
+mod streams;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use scribe_core::{BotId, MeetingId, OrgId, OrgScope, StreamId, UserId};
+
+use self::pool::Pool;
+use crate::error::{StoreError, StoreResult};
+use crate::model::{
+    Bot, LoginRecord, Meeting, NewFinal, NewMeeting, NewStream, NewUser, Organisation,
+    ResumeTokenHash, StoredFinal, Stream, User,
+};
+use crate::store::Store;
+
+pub use self::files::EMBEDDED_DB_FILE;
+
+/// Tuning of an [`EmbeddedStore`].
+#[derive(Clone, Debug)]
+pub struct EmbeddedOptions {
+    /// Connections (and so blocking threads) in use at once. Readers run in parallel; writers
+    /// take turns whatever this is.
+    pub pool_size: usize,
+    /// How long a statement waits for another connection or process to release the lock
+    /// before failing with [`StoreError::Busy`].
+    pub busy_timeout: Duration,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: 4,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The embedded store on one data folder.
+pub struct EmbeddedStore {
+    pool: Pool,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the store in `dir` with default options and applies any
+    /// pending migrations. Safe while other processes have the same folder open.
+    pub async fn open(dir: impl AsRef<Path>) -> StoreResult<Self> {
+        Self::open_with(dir, EmbeddedOptions::default()).await
+    }
+
+    /// [`open`](Self::open) with explicit options.
+    pub async fn open_with(dir: impl AsRef<Path>, options: EmbeddedOptions) -> StoreResult<Self> {
+        let dir = dir.as_ref().to_owned();
+        let path = tokio::task::spawn_blocking(move || files::prepare(&dir))
+            .await
+            .map_err(|_| StoreError::Backend("storage task failed".into()))??;
+        let pool = Pool::new(path.clone(), options.pool_size, options.busy_timeout);
+        pool.run(migrate::migrate).await?;
+        Ok(Self { pool, path })
+    }
+
+    /// The database file.
+    pub fn database_path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version this build writes (the newest migration).
+    pub fn schema_version() -> i64 {
+        migrate::latest_version()
+    }
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn create_organisation(&self, name: &str) -> StoreResult<Organisation> {
+        let name = name.to_owned();
+        self.pool
+            .run(move |c| identity::create_organisation(c, &name))
+            .await
+    }
+
+    async fn get_organisation(&self, id: OrgId) -> StoreResult<Organisation> {
+        self.pool
+            .run(move |c| identity::get_organisation(c, id))
+            .await
+    }
+
+    async fn find_organisation_by_name(&self, name: &str) -> StoreResult<Option<Organisation>> {
+        let name = name.to_owned();
+        self.pool
+            .run(move |c| identity::find_organisation_by_name(c, &name))
+            .await
+    }
+
+    async fn find_login_by_email(&self, email: &str) -> StoreResult<Option<LoginRecord>> {
+        let email = email.to_owned();
+        self.pool
+            .run(move |c| identity::find_login_by_email(c, &email))
+            .await
+    }
+
+    async fn find_bot_for_auth(&self, id: BotId) -> StoreResult<Option<Bot>> {
+        self.pool
+            .run(move |c| identity::find_bot_for_auth(c, id))
+            .await
+    }
+
+    async fn create_user(&self, scope: &OrgScope, new: NewUser) -> StoreResult<User> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| identity::create_user(c, scope, new))
+            .await
+    }
+
+    async fn get_user(&self, scope: &OrgScope, id: UserId) -> StoreResult<User> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| identity::get_user(c, scope, id))
+            .await
+    }
+
+    async fn create_bot(&self, scope: &OrgScope, name: &str) -> StoreResult<Bot> {
+        let (scope, name) = (*scope, name.to_owned());
+        self.pool
+            .run(move |c| identity::create_bot(c, scope, &name))
+            .await
+    }
+
+    async fn get_bot(&self, scope: &OrgScope, id: BotId) -> StoreResult<Bot> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| identity::get_bot(c, scope, id))
+            .await
+    }
+
+    async fn revoke_bot(&self, scope: &OrgScope, id: BotId) -> StoreResult<()> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| identity::revoke_bot(c, scope, id))
+            .await
+    }
+
+    async fn is_bot_revoked(&self, scope: &OrgScope, id: BotId) -> StoreResult<bool> {
+        Ok(self.get_bot(scope, id).await?.is_revoked())
+    }
+
+    async fn create_meeting(&self, scope: &OrgScope, new: NewMeeting) -> StoreResult<Meeting> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| meetings::create_meeting(c, scope, new))
+            .await
+    }
+
+    async fn get_meeting(&self, scope: &OrgScope, id: MeetingId) -> StoreResult<Meeting> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| meetings::get_meeting(c, scope, id))
+            .await
+    }
+
+    async fn list_meetings(&self, scope: &OrgScope) -> StoreResult<Vec<Meeting>> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| meetings::list_meetings(c, scope))
+            .await
+    }
+
+    async fn delete_meeting(&self, scope: &OrgScope, id: MeetingId) -> StoreResult<()> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| meetings::delete_meeting(c, scope, id))
+            .await
+    }
+
+    async fn open_stream(&self, scope: &OrgScope, new: NewStream) -> StoreResult<Stream> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| streams::open_stream(c, scope, new))
+            .await
+    }
+
+    async fn get_stream(&self, scope: &OrgScope, id: StreamId) -> StoreResult<Stream> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| streams::get_stream(c, scope, id))
+            .await
+    }
+
+    async fn find_stream_by_token(
+        &self,
+        scope: &OrgScope,
+        hash: &ResumeTokenHash,
+    ) -> StoreResult<Option<Stream>> {
+        let (scope, hash) = (*scope, *hash);
+        self.pool
+            .run(move |c| streams::find_stream_by_token(c, scope, hash))
+            .await
+    }
+
+    async fn ack_stream_audio(
+        &self,
+        scope: &OrgScope,
+        id: StreamId,
+        acked_audio_ms: u64,
+    ) -> StoreResult<u64> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| streams::ack_stream_audio(c, scope, id, acked_audio_ms))
+            .await
+    }
+
+    async fn close_stream(&self, scope: &OrgScope, id: StreamId) -> StoreResult<()> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| streams::close_stream(c, scope, id))
+            .await
+    }
+
+    async fn append_final(&self, scope: &OrgScope, new: NewFinal) -> StoreResult<u64> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| segments::append_final(c, scope, new))
+            .await
+    }
+
+    async fn allocate_seq(&self, scope: &OrgScope, meeting: MeetingId) -> StoreResult<u64> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| segments::allocate_seq(c, scope, meeting))
+            .await
+    }
+
+    async fn list_finals_since(
+        &self,
+        scope: &OrgScope,
+        meeting: MeetingId,
+        after_seq: u64,
+    ) -> StoreResult<Vec<StoredFinal>> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| segments::list_finals_since(c, scope, meeting, after_seq))
+            .await
+    }
+}

@@ -1,0 +1,418 @@
+//! What the store takes and gives back: inputs (`New…`) and records. Backend-independent input
+//! rules live here so every backend enforces the same ones.
+//!
+//! Records that hold transcript text, titles, emails, speaker names or password hashes have a
+//! `Debug` that shows sizes only.
+
+use std::fmt;
+
+use scribe_core::{BotId, MeetingId, OrgId, Segment, SegmentId, StreamId, UserId};
+
+use crate::error::{StoreError, StoreResult};
+
+/// An organisation (tenant).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Organisation {
+    pub id: OrgId,
+    /// Unique, compared without ASCII case.
+    pub name: String,
+    pub created_at_ms: u64,
+}
+
+/// A new user account of the scope's organisation.
+#[derive(Clone)]
+pub struct NewUser {
+    /// Login address; unique across all organisations (compared trimmed and lower-cased).
+    pub email: String,
+    /// A PHC-format password hash (argon2id) made by scribe-auth; never a password.
+    pub password_hash: String,
+    /// Role name as scribe-auth defines it; stored, not interpreted, here.
+    pub role: String,
+}
+
+/// A user account, without credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub org_id: OrgId,
+    pub email: String,
+    pub role: String,
+    pub created_at_ms: u64,
+}
+
+/// What login needs: the user (and so its organisation) and the stored password hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoginRecord {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// A registered meeting bot. Its API key is derived from its id, never stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bot {
+    pub id: BotId,
+    pub org_id: OrgId,
+    pub name: String,
+    pub created_at_ms: u64,
+    pub revoked_at_ms: Option<u64>,
+}
+
+impl Bot {
+    /// True once the bot has been revoked; a revoked bot may not connect.
+    pub fn is_revoked(&self) -> bool {
+        self.revoked_at_ms.is_some()
+    }
+}
+
+/// A new meeting in the scope's organisation.
+#[derive(Clone)]
+pub struct NewMeeting {
+    pub title: String,
+    pub created_by: Option<UserId>,
+}
+
+/// A meeting.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Meeting {
+    pub id: MeetingId,
+    pub org_id: OrgId,
+    pub title: String,
+    pub created_by: Option<UserId>,
+    pub created_at_ms: u64,
+    /// The last seq handed out in this meeting (0 before the first message); the next
+    /// message gets `last_seq + 1`.
+    pub last_seq: u64,
+}
+
+/// SHA-256 of a stream's resume token. The store only ever sees the hash.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResumeTokenHash(pub [u8; 32]);
+
+/// A new stream (one bot connection) into a meeting.
+#[derive(Clone)]
+pub struct NewStream {
+    pub meeting_id: MeetingId,
+    /// The bot feeding it, if any (file uploads have none).
+    pub bot_id: Option<BotId>,
+    pub resume_token_hash: ResumeTokenHash,
+}
+
+/// A stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stream {
+    pub id: StreamId,
+    pub org_id: OrgId,
+    pub meeting_id: MeetingId,
+    pub bot_id: Option<BotId>,
+    /// Audio time (ms from the stream's start) up to which results are committed; a resumed
+    /// stream continues from here. Never decreases.
+    pub acked_audio_ms: u64,
+    pub opened_at_ms: u64,
+    pub closed_at_ms: Option<u64>,
+}
+
+impl Stream {
+    /// True once the stream was closed; a closed stream takes no more finals.
+    pub fn is_closed(&self) -> bool {
+        self.closed_at_ms.is_some()
+    }
+}
+
+/// A final segment to append to a meeting.
+#[derive(Clone)]
+pub struct NewFinal {
+    /// Chosen by the caller: the partials that preceded this final carried the same id.
+    pub segment_id: SegmentId,
+    pub meeting_id: MeetingId,
+    pub stream_id: StreamId,
+    /// Times, text and words. Times are audio ms within the stream.
+    pub segment: Segment,
+    pub speaker: Option<String>,
+    pub language: Option<String>,
+    /// When set, the stream's acknowledged audio advances to at least this in the same
+    /// transaction, so the resume point never gets ahead of (or behind) the committed finals.
+    pub acked_audio_ms: Option<u64>,
+}
+
+/// A final segment as stored.
+#[derive(Clone, PartialEq)]
+pub struct StoredFinal {
+    pub id: SegmentId,
+    pub meeting_id: MeetingId,
+    pub stream_id: StreamId,
+    /// Position in the meeting's message sequence (1-based).
+    pub seq: u64,
+    pub segment: Segment,
+    pub speaker: Option<String>,
+    pub language: Option<String>,
+    pub created_at_ms: u64,
+}
+
+/// Largest value the backends store in a signed 64-bit column.
+const MAX_STORED: u64 = i64::MAX as u64;
+
+fn check_text(value: &str, max_bytes: usize, what: &'static str) -> StoreResult<()> {
+    if value.contains('\0') {
+        return Err(StoreError::Invalid(what));
+    }
+    if value.len() > max_bytes {
+        return Err(StoreError::Invalid(what));
+    }
+    Ok(())
+}
+
+/// Organisation names: non-blank, at most 200 bytes, no NUL.
+pub(crate) fn check_org_name(name: &str) -> StoreResult<()> {
+    if name.trim().is_empty() {
+        return Err(StoreError::Invalid("organisation name is empty"));
+    }
+    check_text(name, 200, "organisation name is too long or contains NUL")
+}
+
+/// The login lookup key of an email address: trimmed and lower-cased.
+pub(crate) fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+impl NewUser {
+    pub(crate) fn validate(&self) -> StoreResult<()> {
+        if email_key(&self.email).is_empty() {
+            return Err(StoreError::Invalid("email is empty"));
+        }
+        check_text(&self.email, 320, "email is too long or contains NUL")?;
+        if self.password_hash.is_empty() {
+            return Err(StoreError::Invalid("password hash is empty"));
+        }
+        check_text(&self.password_hash, 1024, "password hash is too long")?;
+        check_text(&self.role, 64, "role is too long or contains NUL")
+    }
+}
+
+/// Bot names: at most 200 bytes, no NUL.
+pub(crate) fn check_bot_name(name: &str) -> StoreResult<()> {
+    check_text(name, 200, "bot name is too long or contains NUL")
+}
+
+impl NewMeeting {
+    pub(crate) fn validate(&self) -> StoreResult<()> {
+        check_text(&self.title, 1000, "title is too long or contains NUL")
+    }
+}
+
+/// Audio times must fit the backends' signed 64-bit columns.
+pub(crate) fn check_audio_ms(ms: u64) -> StoreResult<()> {
+    if ms > MAX_STORED {
+        return Err(StoreError::Invalid("audio time out of range"));
+    }
+    Ok(())
+}
+
+impl NewFinal {
+    pub(crate) fn validate(&self) -> StoreResult<()> {
+        let s = &self.segment;
+        check_audio_ms(s.end_ms)?;
+        if s.end_ms < s.start_ms {
+            return Err(StoreError::Invalid("segment ends before it starts"));
+        }
+        check_text(
+            &s.text,
+            64 * 1024,
+            "segment text is too long or contains NUL",
+        )?;
+        for w in &s.words {
+            check_audio_ms(w.end_ms.max(w.start_ms))?;
+            if !w.confidence.is_finite() {
+                return Err(StoreError::Invalid(
+                    "word confidence is not a finite number",
+                ));
+            }
+            check_text(&w.word, 1024, "word is too long or contains NUL")?;
+        }
+        if let Some(sp) = &self.speaker {
+            check_text(sp, 200, "speaker is too long or contains NUL")?;
+        }
+        if let Some(lang) = &self.language {
+            check_text(lang, 35, "language is too long or contains NUL")?;
+        }
+        if let Some(ms) = self.acked_audio_ms {
+            check_audio_ms(ms)?;
+        }
+        Ok(())
+    }
+}
+
+// Debug impls that show shape, not content (emails, titles, text and hashes stay out of logs).
+
+impl fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUser")
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("role", &self.role)
+            .field("created_at_ms", &self.created_at_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for LoginRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginRecord")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for NewMeeting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewMeeting")
+            .field("title_chars", &self.title.chars().count())
+            .field("created_by", &self.created_by)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Meeting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Meeting")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("title_chars", &self.title.chars().count())
+            .field("created_by", &self.created_by)
+            .field("created_at_ms", &self.created_at_ms)
+            .field("last_seq", &self.last_seq)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ResumeTokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ResumeTokenHash(..)")
+    }
+}
+
+impl fmt::Debug for NewStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewStream")
+            .field("meeting_id", &self.meeting_id)
+            .field("bot_id", &self.bot_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for NewFinal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewFinal")
+            .field("segment_id", &self.segment_id)
+            .field("meeting_id", &self.meeting_id)
+            .field("stream_id", &self.stream_id)
+            .field("segment", &self.segment)
+            .field("acked_audio_ms", &self.acked_audio_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for StoredFinal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredFinal")
+            .field("id", &self.id)
+            .field("meeting_id", &self.meeting_id)
+            .field("stream_id", &self.stream_id)
+            .field("seq", &self.seq)
+            .field("segment", &self.segment)
+            .field("language", &self.language)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn final_with(text: &str, start_ms: u64, end_ms: u64) -> NewFinal {
+        NewFinal {
+            segment_id: SegmentId::generate(),
+            meeting_id: MeetingId::generate(),
+            stream_id: StreamId::generate(),
+            segment: Segment {
+                start_ms,
+                end_ms,
+                text: text.into(),
+                words: vec![],
+            },
+            speaker: Some("Dr Private".into()),
+            language: Some("en".into()),
+            acked_audio_ms: None,
+        }
+    }
+
+    #[test]
+    fn debug_hides_sensitive_fields() {
+        let user = User {
+            id: UserId::generate(),
+            org_id: OrgId::generate(),
+            email: "secret.person@example.org".into(),
+            role: "admin".into(),
+            created_at_ms: 1,
+        };
+        let login = LoginRecord {
+            user: user.clone(),
+            password_hash: "$argon2id$v=19$secrethash".into(),
+        };
+        let meeting = Meeting {
+            id: MeetingId::generate(),
+            org_id: OrgId::generate(),
+            title: "Consultation with patient Jane".into(),
+            created_by: None,
+            created_at_ms: 1,
+            last_seq: 0,
+        };
+        let new = final_with("the diagnosis is private", 0, 10);
+        let shown = [
+            format!("{user:?}"),
+            format!("{login:?}"),
+            format!("{meeting:?}"),
+            format!("{new:?}"),
+            format!("{:?}", ResumeTokenHash([7; 32])),
+        ]
+        .join("\n");
+        for secret in [
+            "secret.person",
+            "secrethash",
+            "Jane",
+            "diagnosis",
+            "Private",
+        ] {
+            assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+        }
+    }
+
+    #[test]
+    fn finals_are_checked() {
+        assert!(final_with("ok", 5, 10).validate().is_ok());
+        assert!(matches!(
+            final_with("ok", 10, 5).validate(),
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            final_with("nul\0inside", 0, 5).validate(),
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            final_with("ok", 0, u64::MAX).validate(),
+            Err(StoreError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn email_key_normalises() {
+        assert_eq!(email_key("  Ada@Example.ORG "), "ada@example.org");
+    }
+}

@@ -1,0 +1,142 @@
+//! The `Store` trait: everything the rest of NexusScribe may ask of storage.
+//!
+//! Conventions: `get_*` answers [`StoreError::NotFound`] when the row is missing *or belongs to
+//! another organisation* (the caller cannot tell the two apart); `find_*` answers `Ok(None)`
+//! for the same cases. Every method on organisation-owned data takes an [`OrgScope`]; the few
+//! that do not are listed under "unscoped lookups" and exist to *establish* a scope.
+//!
+//! Encryption at rest (issue 4) will sit inside the backends: sensitive fields are sealed on
+//! the way in and opened on the way out, so this trait keeps speaking plain values.
+
+use async_trait::async_trait;
+use scribe_core::{BotId, MeetingId, OrgId, OrgScope, StreamId, UserId};
+
+use crate::error::StoreResult;
+use crate::model::{
+    Bot, LoginRecord, Meeting, NewFinal, NewMeeting, NewStream, NewUser, Organisation,
+    ResumeTokenHash, StoredFinal, Stream, User,
+};
+
+/// Storage of organisations, users, bots, meetings, streams and transcript segments.
+///
+/// Used as `Arc<dyn Store>`; every write is committed (durable) before its future resolves.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ---- unscoped lookups: the tenant registry and authentication ----
+
+    /// Creates an organisation. [`StoreError::Conflict`](crate::StoreError::Conflict) if the
+    /// name (ASCII case ignored) is taken.
+    async fn create_organisation(&self, name: &str) -> StoreResult<Organisation>;
+
+    /// The organisation `id`. For set-up commands and for the signed-in principal's own org.
+    async fn get_organisation(&self, id: OrgId) -> StoreResult<Organisation>;
+
+    /// The organisation named `name` (ASCII case ignored). For set-up commands (`--org NAME`).
+    async fn find_organisation_by_name(&self, name: &str) -> StoreResult<Option<Organisation>>;
+
+    /// Login's lookup across organisations: the user with this email (trimmed, case ignored)
+    /// and its password hash. The only unscoped user query; its result's `user.org_id` is what
+    /// auth turns into an [`OrgScope`] once the password has been verified.
+    async fn find_login_by_email(&self, email: &str) -> StoreResult<Option<LoginRecord>>;
+
+    /// Bot authentication's lookup: the bot `id` with its organisation and revocation state.
+    /// Call only after the presented API key has been verified against `id` (the key is
+    /// derived from the id); the result's `org_id` then becomes the bot's [`OrgScope`].
+    async fn find_bot_for_auth(&self, id: BotId) -> StoreResult<Option<Bot>>;
+
+    // ---- users ----
+
+    /// Creates a user in the scope's organisation. `Conflict` if the email is registered in
+    /// any organisation (emails are the global login name).
+    async fn create_user(&self, scope: &OrgScope, new: NewUser) -> StoreResult<User>;
+
+    /// The user `id` of the scope's organisation.
+    async fn get_user(&self, scope: &OrgScope, id: UserId) -> StoreResult<User>;
+
+    // ---- bots ----
+
+    /// Registers a bot named `name` in the scope's organisation.
+    async fn create_bot(&self, scope: &OrgScope, name: &str) -> StoreResult<Bot>;
+
+    /// The bot `id` of the scope's organisation.
+    async fn get_bot(&self, scope: &OrgScope, id: BotId) -> StoreResult<Bot>;
+
+    /// Revokes the bot `id` (idempotent: revoking twice keeps the first time).
+    async fn revoke_bot(&self, scope: &OrgScope, id: BotId) -> StoreResult<()>;
+
+    /// Whether the bot `id` is revoked; `NotFound` for an unknown (or foreign) bot.
+    async fn is_bot_revoked(&self, scope: &OrgScope, id: BotId) -> StoreResult<bool>;
+
+    // ---- meetings ----
+
+    /// Creates a meeting in the scope's organisation.
+    async fn create_meeting(&self, scope: &OrgScope, new: NewMeeting) -> StoreResult<Meeting>;
+
+    /// The meeting `id` of the scope's organisation.
+    async fn get_meeting(&self, scope: &OrgScope, id: MeetingId) -> StoreResult<Meeting>;
+
+    /// The scope's meetings, oldest first.
+    async fn list_meetings(&self, scope: &OrgScope) -> StoreResult<Vec<Meeting>>;
+
+    /// Deletes the meeting `id` with its streams and segments.
+    async fn delete_meeting(&self, scope: &OrgScope, id: MeetingId) -> StoreResult<()>;
+
+    // ---- streams ----
+
+    /// Opens a stream into `new.meeting_id`. `NotFound` if the meeting (or the bot) is not the
+    /// scope's; `Conflict` if the resume-token hash is already in use.
+    async fn open_stream(&self, scope: &OrgScope, new: NewStream) -> StoreResult<Stream>;
+
+    /// The stream `id` of the scope's organisation.
+    async fn get_stream(&self, scope: &OrgScope, id: StreamId) -> StoreResult<Stream>;
+
+    /// The stream whose resume token hashes to `hash` (open or closed: the caller decides).
+    async fn find_stream_by_token(
+        &self,
+        scope: &OrgScope,
+        hash: &ResumeTokenHash,
+    ) -> StoreResult<Option<Stream>>;
+
+    /// Advances the stream's acknowledged audio to at least `acked_audio_ms` and returns the
+    /// stored value (it never decreases).
+    async fn ack_stream_audio(
+        &self,
+        scope: &OrgScope,
+        id: StreamId,
+        acked_audio_ms: u64,
+    ) -> StoreResult<u64>;
+
+    /// Closes the stream (idempotent). A closed stream takes no more finals.
+    async fn close_stream(&self, scope: &OrgScope, id: StreamId) -> StoreResult<()>;
+
+    // ---- segments and the per-meeting sequence ----
+
+    /// Stores a final segment and returns the seq the store gave it: the meeting's next
+    /// number, allocated atomically with the insert (across tasks, handles and processes).
+    /// Appending a segment id already stored in this meeting returns its existing seq and
+    /// changes nothing (a safe retry). `NotFound` if the meeting or stream is not the scope's;
+    /// `Invalid` if the stream feeds another meeting; `Conflict` if the stream is closed.
+    async fn append_final(&self, scope: &OrgScope, new: NewFinal) -> StoreResult<u64>;
+
+    /// Reserves the meeting's next seq for a message that is not stored (a partial), so
+    /// finals and partials share one gapless counter even across processes.
+    async fn allocate_seq(&self, scope: &OrgScope, meeting: MeetingId) -> StoreResult<u64>;
+
+    /// The meeting's finals with `seq > after_seq`, in seq order. `NotFound` if the meeting is
+    /// not the scope's (an existing meeting without finals gives an empty list).
+    async fn list_finals_since(
+        &self,
+        scope: &OrgScope,
+        meeting: MeetingId,
+        after_seq: u64,
+    ) -> StoreResult<Vec<StoredFinal>>;
+
+    /// All finals of the meeting, in seq order.
+    async fn list_finals(
+        &self,
+        scope: &OrgScope,
+        meeting: MeetingId,
+    ) -> StoreResult<Vec<StoredFinal>> {
+        self.list_finals_since(scope, meeting, 0).await
+    }
+}
