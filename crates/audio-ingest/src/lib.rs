@@ -1,6 +1,6 @@
 //! Audio in: sniffs the real container format by magic bytes, decodes WAV, FLAC, MP3 and
-//! OGG/Vorbis with symphonia, and resamples any rate and channel count to 16 kHz mono.
-//! Knows nothing of sockets or engines.
+//! OGG/Vorbis with symphonia, resamples any rate and channel count to 16 kHz mono, and runs the
+//! streaming core of live transcription. Knows nothing of sockets or engines.
 //!
 //! - [`sniff`] tells the container from the first bytes ([`AudioFormat`]).
 //! - [`decode_file`] / [`decode_bytes`] turn a whole file into [`MonoAudio`], or a
@@ -8,6 +8,9 @@
 //!   panic and never silently shortened audio.
 //! - [`StreamResampler`] converts PCM arriving in chunks (live streams); [`to_mono_16k`] does a
 //!   whole buffer at once.
+//! - [`stream`] is the streaming core of live transcription: voice activity detection,
+//!   utterance segmentation and the local-agreement policy that turns engine hypotheses into
+//!   final and partial segments ([`StreamSession`]).
 
 #![forbid(unsafe_code)]
 
@@ -16,12 +19,16 @@ mod error;
 mod integrity;
 mod resample;
 mod sniff;
+pub mod stream;
 
 pub use decode::{decode_bytes, decode_file};
 pub use error::{DecodeError, ParamsError};
 pub use resample::{check_params, to_mono_16k, StreamResampler};
 pub use scribe_core::{MonoAudio, ENGINE_SAMPLE_RATE};
 pub use sniff::{sniff, AudioFormat};
+pub use stream::{
+    DecodeRequest, FinalSegment, PartialSegment, SegmentId, StreamConfig, StreamSession, Update,
+};
 
 /// Lowest input sample rate accepted, in Hz. Nothing real records below it, and it caps how much
 /// 16 kHz output a small input can expand into (16×).

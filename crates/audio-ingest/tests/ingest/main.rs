@@ -1,7 +1,9 @@
 //! The one integration-test binary of `audio-ingest`: decoding real files of every format,
-//! every error a user can hit, and malformed input that must never panic.
+//! every error a user can hit, malformed input that must never panic, and the live-stream
+//! segmenter on real speech.
 
 mod errors;
 mod formats;
 mod robustness;
+mod streaming;
 mod support;

@@ -1,0 +1,172 @@
+//! Local agreement between hypotheses: where a new hypothesis' uncommitted words begin, and how
+//! many of them the previous hypothesis agrees on. Words compare in [`normalize`]d form.
+
+use scribe_core::Word;
+
+use super::hypothesis::normalize;
+
+/// Index in `hyp` where the words not yet committed begin, given the utterance's `committed`
+/// words, of which the first `inherited` come from the utterance it continues (they may or may
+/// not be in its audio).
+///
+/// Usually the hypothesis repeats the committed words first. Otherwise the committed words are
+/// aligned with a prefix of the hypothesis by word edit distance (a committed word missing or a
+/// hypothesis word extra costs 2, a respelt word 1, a different word 4; leading inherited words
+/// may be missing for free) and the best prefix is skipped, the longer on a tie. Word timings
+/// are not used: whisper.cpp's are too rough to cut text by.
+pub(crate) fn uncommitted_start(hyp: &[Word], committed: &[Word], inherited: usize) -> usize {
+    if committed.is_empty() {
+        return 0;
+    }
+    let h: Vec<String> = hyp.iter().map(|w| normalize(&w.word)).collect();
+    let c: Vec<String> = committed.iter().map(|w| normalize(&w.word)).collect();
+    if h.len() >= c.len() && h[..c.len()] == c[..] {
+        return c.len();
+    }
+    // prev[j]: cost of aligning the committed words so far with h[..j].
+    let mut prev: Vec<usize> = (0..=h.len()).map(|j| GAP * j).collect();
+    for (i, cw) in c.iter().enumerate() {
+        let first = if i < inherited { 0 } else { prev[0] + GAP };
+        let mut cur = vec![first; h.len() + 1];
+        for j in 1..=h.len() {
+            cur[j] = (prev[j - 1] + substitution(cw, &h[j - 1]))
+                .min(prev[j] + GAP)
+                .min(cur[j - 1] + GAP);
+        }
+        prev = cur;
+    }
+    let best = prev.iter().copied().min().unwrap_or(0);
+    prev.iter().rposition(|&d| d == best).unwrap_or(0)
+}
+
+/// Cost of a committed word missing from the hypothesis, or an extra hypothesis word.
+const GAP: usize = 2;
+
+/// Cost of aligning committed word `a` with hypothesis word `b` (both normalised): 0 when
+/// equal, 1 when one is a respelling of the other (words of letters, at least four, character
+/// edit distance at most a third of the longer: "colour"/"color", "woodblock"/"woodblocks"),
+/// else 4 (worse than a missing word plus an extra one). Short words and numbers are never respellings ("cat"/"car", "1462"/"1465").
+fn substitution(a: &str, b: &str) -> usize {
+    if a == b {
+        return 0;
+    }
+    let wordy = |w: &str| w.chars().count() >= 4 && w.chars().all(char::is_alphabetic);
+    if !wordy(a) || !wordy(b) {
+        return 2 * GAP;
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let longest = a.len().max(b.len());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for j in 1..=b.len() {
+            cur[j] = (prev[j - 1] + usize::from(*ca != b[j - 1]))
+                .min(prev[j] + 1)
+                .min(cur[j - 1] + 1);
+        }
+        prev = cur;
+    }
+    if prev[b.len()] * 3 <= longest {
+        1
+    } else {
+        2 * GAP
+    }
+}
+
+/// Length of the common prefix of `a` and `b`, in normalised words.
+pub(crate) fn agreed_len(a: &[Word], b: &[Word]) -> usize {
+    a.iter()
+        .zip(b)
+        .take_while(|(x, y)| normalize(&x.word) == normalize(&y.word))
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str, step: u64) -> Vec<Word> {
+        text.split_whitespace()
+            .enumerate()
+            .map(|(i, s)| Word {
+                word: s.into(),
+                start_ms: i as u64 * step,
+                end_ms: i as u64 * step + step - 20,
+                confidence: 0.9,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_exact_prefix_is_skipped_whatever_its_spelling() {
+        let committed = words("Ask not what", 300);
+        let hyp = words("ask not, what your country", 300);
+        assert_eq!(uncommitted_start(&hyp, &committed, 0), 3);
+        assert_eq!(uncommitted_start(&hyp, &[], 0), 0);
+    }
+
+    #[test]
+    fn a_changed_committed_word_is_aligned_by_text() {
+        let committed = words("ask knot what", 300);
+        let hyp = words("ask not what your country", 300);
+        assert_eq!(uncommitted_start(&hyp, &committed, 0), 3);
+        // The last committed word came out respelt: taken as the same word.
+        let committed = words("printed with movable", 300);
+        let hyp = words("printed with moveable type", 300);
+        assert_eq!(uncommitted_start(&hyp, &committed, 0), 3);
+        // Times play no part: a hypothesis with absurd timings aligns the same.
+        let mut odd = hyp.clone();
+        odd.iter_mut().for_each(|w| (w.start_ms, w.end_ms) = (0, 0));
+        assert_eq!(uncommitted_start(&odd, &committed, 0), 3);
+    }
+
+    #[test]
+    fn a_hypothesis_that_lost_its_first_words_still_aligns() {
+        let committed = words("the gothic development of the ancient roman character", 300);
+        let hyp = words("of the ancient roman character and which developed", 300);
+        assert_eq!(uncommitted_start(&hyp, &committed, 0), 5);
+        // One that forgot the end of what was committed has nothing new.
+        let hyp = words("the gothic development", 300);
+        assert_eq!(uncommitted_start(&hyp, &committed, 0), 3);
+    }
+
+    #[test]
+    fn a_dropped_committed_word_does_not_eat_new_words() {
+        let committed = words("ask not what", 300);
+        let hyp = words("ask what your country", 300);
+        assert_eq!(uncommitted_start(&hyp, &committed, 0), 2);
+        // A repeated word after the committed ones is new speech.
+        let hyp = words("ask not what what your", 300);
+        assert_eq!(uncommitted_start(&hyp, &committed, 0), 3);
+        // Committed words that are not there do not swallow new ones.
+        let hyp = words("your country asks", 300);
+        assert_eq!(uncommitted_start(&hyp, &committed, 0), 0);
+    }
+
+    #[test]
+    fn inherited_words_before_the_cut_are_skipped_for_free() {
+        // The previous utterance committed these; only some lie after the cut.
+        let inherited = words("now as all books not primarily", 300);
+        let hyp = words("intended as picture books consist", 300);
+        assert_eq!(uncommitted_start(&hyp, &inherited, 6), 0);
+        let hyp = words("books not primarily intended as", 300);
+        assert_eq!(uncommitted_start(&hyp, &inherited, 6), 3);
+        let hyp = words("as all books not primarily intended", 300);
+        assert_eq!(uncommitted_start(&hyp, &inherited, 6), 5);
+        // Own committed words after the inherited ones are not free.
+        let mut committed = inherited.clone();
+        committed.extend(words("intended as", 300));
+        let hyp = words("picture books", 300);
+        assert_eq!(uncommitted_start(&hyp, &committed, 6), 0);
+        let hyp = words("primarily intended as picture books", 300);
+        assert_eq!(uncommitted_start(&hyp, &committed, 6), 3);
+    }
+
+    #[test]
+    fn agreement_is_case_and_punctuation_blind() {
+        let a = words("your country can do", 300);
+        let b = words("Your country, can't", 300);
+        assert_eq!(agreed_len(&a, &b), 2);
+        assert_eq!(agreed_len(&a, &[]), 0);
+    }
+}

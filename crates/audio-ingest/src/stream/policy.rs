@@ -1,0 +1,476 @@
+//! The streaming policy (LocalAgreement-2): turns successive engine hypotheses for a growing
+//! utterance into final words, which never change, and a revisable partial.
+//!
+//! Each hypothesis covers the utterance from its start. Words the last two hypotheses agree on
+//! (compared without case and punctuation, emitted in the newest spelling) beyond what is already
+//! committed become final; the rest is the partial. When the utterance ends, its final
+//! hypothesis is committed whole. Committed words of finished utterances form the context the
+//! engine is conditioned on.
+
+use scribe_core::{Segment, Transcript, Word};
+
+use super::agreement::{agreed_len, uncommitted_start};
+use super::hypothesis::clean_words;
+use super::segmenter::EndReason;
+use super::update::{FinalSegment, PartialSegment, SegmentId, Update};
+use super::SAMPLES_PER_MS;
+
+/// Final words of a closed utterance kept to align the one that continues it.
+const RECENT_WORDS: usize = 12;
+
+/// A continuing utterance inherits the committed words ending less than this before its start
+/// (word timings are rough: a word counted twice is found by alignment, a missing one is not).
+const INHERIT_MARGIN_MS: u64 = 1_000;
+
+/// Words of the committed text a resumed stream's first utterance is aligned against.
+const RESUME_WORDS: usize = 3;
+
+/// Where a stream starts: its first segment id and the text to condition on (for a stream that
+/// resumes, the tail of what it already committed).
+#[derive(Clone, Default)]
+pub struct PolicyStart {
+    pub first_id: SegmentId,
+    pub context: String,
+}
+
+/// Local-agreement policy for one stream. Feed it hypotheses of the utterance it is on; tell it
+/// when utterances begin, are cut, or end.
+pub struct StreamingPolicy {
+    context_chars: usize,
+    context: String,
+    next_id: u64,
+    /// Id of the partial on screen (or reserved for the next one); a final takes it over.
+    partial_id: Option<SegmentId>,
+    /// Text of the last partial sent, to skip sending the same again; `None` when none shows.
+    shown: Option<String>,
+    /// End of the last final word, stream ms: finals never go back in time.
+    last_end_ms: u64,
+    /// The last committed words of the stream, stream-timed (resumed context: untimed).
+    recent: Vec<Word>,
+    utt: Option<Current>,
+}
+
+/// The utterance being transcribed.
+struct Current {
+    start_sample: u64,
+    /// Committed words, times from the utterance start. The first `inherited` were committed
+    /// before (the end of a cut utterance): hypotheses are aligned against them, they are
+    /// not committed again.
+    committed: Vec<Word>,
+    inherited: usize,
+    /// The previous hypothesis' words beyond `committed`.
+    pending: Vec<Word>,
+}
+
+impl StreamingPolicy {
+    /// A policy keeping `context_chars` characters of committed text as the engine prompt.
+    pub fn new(context_chars: usize, start: PolicyStart) -> Self {
+        let mut p = Self {
+            context_chars,
+            context: String::new(),
+            next_id: start.first_id.0,
+            partial_id: None,
+            shown: None,
+            last_end_ms: 0,
+            recent: Vec::new(),
+            utt: None,
+        };
+        p.extend_context(&start.context);
+        let words: Vec<&str> = start.context.split_whitespace().collect();
+        p.recent = words[words.len().saturating_sub(RESUME_WORDS)..]
+            .iter()
+            .map(|w| Word {
+                word: (*w).to_owned(),
+                start_ms: 0,
+                end_ms: 0,
+                confidence: 1.0,
+            })
+            .collect();
+        p
+    }
+
+    /// Starts transcribing an utterance whose audio begins at stream sample `start_sample`.
+    /// `continues`: it takes over from an utterance cut at its maximum length (or is the first
+    /// of a resumed stream), so its audio may repeat the last committed words; those are
+    /// inherited and never committed twice.
+    pub fn begin(&mut self, start_sample: u64, continues: bool) {
+        self.close_current();
+        let start_ms = start_sample / SAMPLES_PER_MS;
+        let committed: Vec<Word> = if continues {
+            self.recent
+                .iter()
+                .filter(|w| w.end_ms + INHERIT_MARGIN_MS > start_ms || w.end_ms == 0)
+                .map(|w| Word {
+                    start_ms: w.start_ms.saturating_sub(start_ms),
+                    end_ms: w.end_ms.saturating_sub(start_ms),
+                    ..w.clone()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.utt = Some(Current {
+            start_sample,
+            inherited: committed.len(),
+            committed,
+            pending: Vec::new(),
+        });
+    }
+
+    /// A hypothesis for the first `audio_samples` of the current utterance: commits what it
+    /// agrees on with the previous one. An empty hypothesis changes nothing (the model dropped
+    /// everything once; the next step decides).
+    pub fn hypothesis(&mut self, transcript: &Transcript, audio_samples: usize) -> Update {
+        let audio_ms = audio_samples as u64 / SAMPLES_PER_MS;
+        let words = clean_words(transcript, audio_ms);
+        if words.is_empty() {
+            return Update::default();
+        }
+        let Some(tail) = self.tail(&words) else {
+            return Update::default();
+        };
+        let agreed = self
+            .utt
+            .as_ref()
+            .map_or(0, |u| agreed_len(&u.pending, &tail));
+        let mut update = Update::default();
+        let (done, rest) = tail.split_at(agreed);
+        self.commit(done, &mut update);
+        self.show(rest, &mut update);
+        if let Some(u) = &mut self.utt {
+            u.pending = rest.to_vec();
+        }
+        update
+    }
+
+    /// The last hypothesis of the current utterance: everything beyond the committed words
+    /// becomes final, and the utterance is closed. With `None` (no decode was possible, or the
+    /// last hypothesis already covered all its audio), or an empty hypothesis, the previous
+    /// hypothesis' pending words are committed instead. `utterance_end` is set when the
+    /// utterance produced any final words.
+    pub fn finish_utterance(
+        &mut self,
+        transcript: Option<&Transcript>,
+        audio_samples: usize,
+        reason: EndReason,
+    ) -> Update {
+        let audio_ms = audio_samples as u64 / SAMPLES_PER_MS;
+        let words = transcript.map_or_else(Vec::new, |t| clean_words(t, audio_ms));
+        let tail = if words.is_empty() {
+            self.utt
+                .as_ref()
+                .map_or_else(Vec::new, |u| u.pending.clone())
+        } else {
+            self.tail(&words).unwrap_or_default()
+        };
+        let mut update = Update::default();
+        self.commit(&tail, &mut update);
+        self.show(&[], &mut update);
+        if self
+            .utt
+            .as_ref()
+            .is_some_and(|u| u.committed.len() > u.inherited)
+        {
+            update.utterance_end = Some(reason);
+        }
+        self.close_current();
+        update
+    }
+
+    /// Text the engine is to be conditioned on: the stream's committed text before the
+    /// current utterance, at most `context_chars` characters, starting at a word.
+    pub fn context(&self) -> &str {
+        &self.context
+    }
+
+    /// Stream sample up to which the current utterance's words are final: between the last
+    /// committed word and the first pending one. `None` before the first commit.
+    pub fn committed_until(&self) -> Option<u64> {
+        let u = self.utt.as_ref()?;
+        let last = u.committed[u.inherited.min(u.committed.len())..].last()?;
+        let mut end = last.end_ms;
+        if let Some(next) = u.pending.first() {
+            if next.start_ms > end {
+                end = (end + next.start_ms) / 2;
+            }
+        }
+        Some(u.start_sample + end * SAMPLES_PER_MS)
+    }
+
+    /// True while an utterance is being transcribed.
+    pub fn is_active(&self) -> bool {
+        self.utt.is_some()
+    }
+
+    /// The next segment id this policy will hand out (for a resumed stream's bookkeeping).
+    pub fn next_id(&self) -> SegmentId {
+        SegmentId(self.next_id)
+    }
+
+    /// The words of `words` not yet committed, or `None` without a current utterance.
+    fn tail(&self, words: &[Word]) -> Option<Vec<Word>> {
+        let u = self.utt.as_ref()?;
+        let start = uncommitted_start(words, &u.committed, u.inherited);
+        Some(words[start..].to_vec())
+    }
+
+    fn commit(&mut self, words: &[Word], update: &mut Update) {
+        let Some(u) = &mut self.utt else {
+            return;
+        };
+        if words.is_empty() {
+            return;
+        }
+        u.committed.extend(words.iter().cloned());
+        let offset = u.start_sample / SAMPLES_PER_MS;
+        let mut out = Vec::with_capacity(words.len());
+        for w in words {
+            let start = (offset + w.start_ms).max(self.last_end_ms);
+            let end = (offset + w.end_ms).max(start);
+            self.last_end_ms = end;
+            out.push(Word {
+                word: w.word.clone(),
+                start_ms: start,
+                end_ms: end,
+                confidence: w.confidence,
+            });
+        }
+        self.recent.extend(out.iter().cloned());
+        if self.recent.len() > RECENT_WORDS {
+            self.recent.drain(..self.recent.len() - RECENT_WORDS);
+        }
+        let id = self.partial_id.take().unwrap_or_else(|| self.fresh_id());
+        self.shown = None;
+        update.finals.push(FinalSegment {
+            id,
+            segment: segment(out),
+        });
+    }
+
+    /// Makes `words` the partial, sending it only when its text changed.
+    fn show(&mut self, words: &[Word], update: &mut Update) {
+        let text = join(words);
+        if words.is_empty() {
+            if self.shown.is_some() {
+                if let Some(id) = self.partial_id {
+                    update.partial = Some(PartialSegment {
+                        id,
+                        segment: segment(Vec::new()),
+                    });
+                }
+                self.shown = None;
+            }
+            return;
+        }
+        if self.shown.as_deref() == Some(text.as_str()) {
+            return;
+        }
+        let Some(u) = &self.utt else {
+            return;
+        };
+        let offset = u.start_sample / SAMPLES_PER_MS;
+        let out: Vec<Word> = words
+            .iter()
+            .map(|w| {
+                let start = (offset + w.start_ms).max(self.last_end_ms);
+                Word {
+                    word: w.word.clone(),
+                    start_ms: start,
+                    end_ms: (offset + w.end_ms).max(start),
+                    confidence: w.confidence,
+                }
+            })
+            .collect();
+        let id = match self.partial_id {
+            Some(id) => id,
+            None => {
+                let id = self.fresh_id();
+                self.partial_id = Some(id);
+                id
+            }
+        };
+        self.shown = Some(text);
+        update.partial = Some(PartialSegment {
+            id,
+            segment: segment(out),
+        });
+    }
+
+    fn fresh_id(&mut self) -> SegmentId {
+        let id = SegmentId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    /// Moves the current utterance's own committed words into the context.
+    fn close_current(&mut self) {
+        if let Some(u) = self.utt.take() {
+            let text = join(&u.committed[u.inherited.min(u.committed.len())..]);
+            self.extend_context(&text);
+        }
+    }
+
+    fn extend_context(&mut self, text: &str) {
+        for w in text.split_whitespace() {
+            if !self.context.is_empty() {
+                self.context.push(' ');
+            }
+            self.context.push_str(w);
+        }
+        let chars = self.context.chars().count();
+        if chars > self.context_chars {
+            let drop = chars - self.context_chars;
+            let cut = self
+                .context
+                .char_indices()
+                .nth(drop)
+                .map_or(self.context.len(), |(i, _)| i);
+            // Start at a word: skip the rest of a word cut in half.
+            let start = if self.context[..cut].ends_with(' ') {
+                cut
+            } else {
+                self.context[cut..]
+                    .find(' ')
+                    .map_or(self.context.len(), |i| cut + i + 1)
+            };
+            self.context.drain(..start);
+        }
+    }
+}
+
+fn join(words: &[Word]) -> String {
+    let parts: Vec<&str> = words.iter().map(|w| w.word.as_str()).collect();
+    parts.join(" ")
+}
+
+fn segment(words: Vec<Word>) -> Segment {
+    Segment {
+        start_ms: words.first().map_or(0, |w| w.start_ms),
+        end_ms: words.last().map_or(0, |w| w.end_ms),
+        text: join(&words),
+        words,
+    }
+}
+
+impl std::fmt::Debug for StreamingPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamingPolicy")
+            .field("next_id", &self.next_id)
+            .field("partial_id", &self.partial_id)
+            .field("context_chars", &self.context.chars().count())
+            .field("active", &self.utt.is_some())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hyp(text: &str) -> Transcript {
+        let words = text
+            .split_whitespace()
+            .enumerate()
+            .map(|(i, w)| Word {
+                word: w.into(),
+                start_ms: i as u64 * 400,
+                end_ms: i as u64 * 400 + 300,
+                confidence: 0.9,
+            })
+            .collect();
+        Transcript {
+            segments: vec![Segment {
+                start_ms: 0,
+                end_ms: 0,
+                text: String::new(),
+                words,
+            }],
+            language: "en".into(),
+            duration_ms: 0,
+        }
+    }
+
+    const SECOND: usize = 16_000;
+
+    #[test]
+    fn the_agreed_prefix_becomes_final_in_the_newest_spelling() {
+        let mut p = StreamingPolicy::new(200, PolicyStart::default());
+        p.begin(16_000, false);
+        let u = p.hypothesis(&hyp("ask not what"), SECOND);
+        assert!(u.finals.is_empty());
+        let first = u.partial.as_ref().map(|x| x.id);
+        let u = p.hypothesis(&hyp("Ask not, what your"), 2 * SECOND);
+        assert_eq!(u.final_text(), "Ask not, what");
+        // The final takes over the partial's id; the rest is a new partial.
+        assert_eq!(u.finals[0].id, first.unwrap_or(SegmentId(99)));
+        let rest = u.partial.as_ref().map(|x| (x.id, x.segment.text.clone()));
+        assert_eq!(rest, Some((SegmentId(1), "your".to_owned())));
+        // Stream times: the utterance starts at 1 s.
+        assert_eq!(u.finals[0].segment.start_ms, 1_000);
+        // Re-punctuated committed words are not committed again.
+        let u = p.hypothesis(&hyp("ask not what your country"), 3 * SECOND);
+        assert_eq!(u.final_text(), "your");
+        let u = p.finish_utterance(
+            Some(&hyp("ask not what your country can")),
+            3 * SECOND,
+            EndReason::Silence,
+        );
+        assert_eq!(u.final_text(), "country can");
+        assert_eq!(u.utterance_end, Some(EndReason::Silence));
+        assert_eq!(p.context(), "Ask not, what your country can");
+    }
+
+    #[test]
+    fn an_unchanged_partial_is_not_sent_again_and_a_vanished_one_is_withdrawn() {
+        let mut p = StreamingPolicy::new(200, PolicyStart::default());
+        p.begin(0, false);
+        let u = p.hypothesis(&hyp("one two"), SECOND);
+        let id = u.partial.as_ref().map(|x| x.id);
+        let u = p.hypothesis(&hyp("uno dos"), SECOND);
+        assert_eq!(u.partial.as_ref().map(|x| x.id), id);
+        let u = p.hypothesis(&hyp("uno dos"), SECOND);
+        assert_eq!(u.final_text(), "uno dos");
+        let u = p.finish_utterance(Some(&hyp("uno dos")), SECOND, EndReason::Finalize);
+        assert!(u.finals.is_empty() && u.partial.is_none());
+        // A partial the final decode does not confirm is withdrawn under its id.
+        p.begin(10 * SECOND as u64, false);
+        let u = p.hypothesis(&hyp("thank you"), SECOND);
+        let id = u.partial.as_ref().map(|x| x.id);
+        let u = p.finish_utterance(Some(&hyp("")), SECOND, EndReason::Silence);
+        // An empty final hypothesis falls back to the last pending words.
+        assert_eq!(u.final_text(), "thank you");
+        assert_eq!(u.finals[0].id, id.unwrap_or(SegmentId(99)));
+    }
+
+    #[test]
+    fn the_context_keeps_the_last_words_within_the_limit() {
+        let start = PolicyStart {
+            first_id: SegmentId(7),
+            context: "alpha beta gamma delta".into(),
+        };
+        let mut p = StreamingPolicy::new(12, start);
+        assert_eq!(p.context(), "gamma delta");
+        assert_eq!(p.next_id(), SegmentId(7));
+        p.begin(0, false);
+        p.finish_utterance(Some(&hyp("epsilon zeta")), SECOND, EndReason::Silence);
+        assert_eq!(p.context(), "epsilon zeta");
+    }
+
+    #[test]
+    fn a_continuing_utterance_does_not_commit_inherited_words_again() {
+        let mut p = StreamingPolicy::new(200, PolicyStart::default());
+        p.begin(0, false);
+        p.hypothesis(&hyp("one two three four"), 2 * SECOND);
+        let u = p.hypothesis(&hyp("one two three four five"), 2 * SECOND);
+        assert_eq!(u.final_text(), "one two three four");
+        // Cut at 1.0 s (words end at 0.3, 0.7, 1.1, 1.5 s): "three four" are in the next
+        // utterance's audio too.
+        let u = p.finish_utterance(Some(&hyp("one two")), SECOND, EndReason::MaxLength);
+        assert!(u.finals.is_empty());
+        p.begin(SECOND as u64, true);
+        p.hypothesis(&hyp("three four five"), SECOND);
+        let u = p.hypothesis(&hyp("three four five six"), 2 * SECOND);
+        assert_eq!(u.final_text(), "five");
+        assert_eq!(p.context(), "one two three four");
+    }
+}
