@@ -36,6 +36,22 @@ pub enum EngineError {
     /// Converting a model failed.
     #[error(transparent)]
     Convert(#[from] crate::convert::ConvertError),
+    /// The scheduler's configuration is unusable (e.g. more inference threads than cores).
+    #[error("invalid scheduler configuration: {0}")]
+    SchedulerConfig(String),
+    /// A newer submission of the same stream replaced this pending partial decode before it
+    /// ran. Not a failure: the newer job covers the same audio and more.
+    #[error("superseded by a newer decode of the same stream")]
+    Superseded,
+    /// The job was dropped without running because its stream was closed.
+    #[error("stream closed before the decode ran")]
+    StreamClosed,
+    /// The job was dropped without running because the scheduler is shutting down.
+    #[error("scheduler shutting down")]
+    ShuttingDown,
+    /// The engine panicked on this job; the scheduler's worker caught it and carries on.
+    #[error("the speech engine panicked while decoding")]
+    Panicked,
     /// A file operation failed.
     #[error("{}: {source}", path.display())]
     Io {

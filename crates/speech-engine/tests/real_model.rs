@@ -1,5 +1,6 @@
 //! The project's own converter on the real tiny.en weights: convert the CTranslate2 original to
-//! f16 and q8_0 ggml, load each with whisper.cpp and transcribe real speech.
+//! f16 and q8_0 ggml, load each with whisper.cpp and transcribe real speech; and the scheduler
+//! running several streams at once on the fetched q8_0 model.
 //!
 //! Needs the fetched model (`nexus-scribe models fetch --models-dir DIR`, which `scripts/test`
 //! runs) in `$NEXUS_SCRIBE_TEST_MODELS_DIR` (default `~/.cache/nexus-scribe/models`).
@@ -9,13 +10,17 @@ use std::path::PathBuf;
 use speech_engine::convert::{convert_ct2_dir, Quantization};
 use speech_engine::{DecodeOptions, SpeechEngine, WhisperEngine};
 
-fn ct2_dir() -> PathBuf {
-    let models = std::env::var_os("NEXUS_SCRIBE_TEST_MODELS_DIR")
+fn models_dir() -> PathBuf {
+    std::env::var_os("NEXUS_SCRIBE_TEST_MODELS_DIR")
         .map(PathBuf::from)
         .or_else(|| {
             std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/nexus-scribe/models"))
         })
-        .expect("NEXUS_SCRIBE_TEST_MODELS_DIR or HOME");
+        .expect("NEXUS_SCRIBE_TEST_MODELS_DIR or HOME")
+}
+
+fn ct2_dir() -> PathBuf {
+    let models = models_dir();
     let dir = models.join("tiny.en/ct2");
     assert!(
         dir.join("model.bin").is_file(),
@@ -90,4 +95,81 @@ fn garbage_model_file_is_an_error_not_a_crash() {
     std::fs::write(&file, b"definitely not a ggml model").expect("write");
     let err = WhisperEngine::load(&file).err().expect("refused");
     assert!(err.to_string().contains("ggml-f16.bin"), "{err}");
+}
+
+/// Several streams at once through the scheduler on the fetched q8_0 model and real clips:
+/// each stream sends growing partials (most get coalesced) and then its final.
+#[test]
+fn scheduler_decodes_concurrent_streams_with_the_real_model() {
+    use speech_engine::scheduler::{completion_channel, streaming_options, ShutdownMode};
+    use speech_engine::{Job, JobKind, Scheduler, SchedulerConfig};
+
+    let model = models_dir().join("tiny.en/ggml-q8_0.bin");
+    assert!(
+        model.is_file(),
+        "no q8_0 model at {}: run `nexus-scribe models fetch`",
+        model.display()
+    );
+    let engine = std::sync::Arc::new(WhisperEngine::load(&model).expect("model loads"));
+    let scheduler = Scheduler::new(engine, SchedulerConfig::default()).expect("scheduler starts");
+    let dev = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eval/dev");
+    let clips = [
+        ("ljspeech_LJ001-0002.flac", "comparatively modern"),
+        ("ljspeech_LJ001-0004.flac", "immediate predecessors"),
+        ("ljspeech_LJ001-0008.flac", "never been surpassed"),
+        ("ljspeech_LJ001-0009.flac", "movable types"),
+    ];
+    let mut finals = Vec::new();
+    let mut partials = Vec::new();
+    let mut handles = Vec::new();
+    for (i, (file, _)) in clips.iter().enumerate() {
+        let audio = audio_ingest::decode_file(&dev.join(file)).expect("clip decodes");
+        let stream = scheduler.admit(format!("stream-{i}")).expect("admitted");
+        // Growing partials every second of audio, then the final: what a live stream sends.
+        for end in (16_000..audio.samples.len()).step_by(16_000) {
+            let prefix = scribe_core::MonoAudio::new(audio.samples[..end].to_vec());
+            let (done, rx) = completion_channel();
+            stream.submit(
+                Job::partial(prefix, streaming_options(JobKind::Partial)),
+                done,
+            );
+            partials.push(rx);
+        }
+        let (done, rx) = completion_channel();
+        stream.submit(
+            Job::utterance_final(audio, streaming_options(JobKind::Final)),
+            done,
+        );
+        finals.push(rx);
+        handles.push(stream);
+    }
+    let wait = std::time::Duration::from_secs(30);
+    for (rx, (file, expected)) in finals.iter().zip(clips) {
+        let text = rx
+            .recv_timeout(wait)
+            .expect("final arrives")
+            .expect("final decodes")
+            .text()
+            .to_lowercase();
+        assert!(
+            text.contains(expected),
+            "{file}: {expected:?} missing from {text:?}"
+        );
+    }
+    for rx in &partials {
+        match rx.recv_timeout(wait).expect("every job is answered") {
+            Ok(_) | Err(speech_engine::EngineError::Superseded) => {}
+            Err(e) => panic!("partial failed: {e}"),
+        }
+    }
+    let m = scheduler.metrics();
+    assert_eq!(m.final_latency.count, 4);
+    assert!(m.real_time_factor.is_some_and(|r| r > 0.0 && r < 5.0));
+    assert!(m.audio_seconds_total > 16.0, "{}", m.audio_seconds_total);
+    assert_eq!(m.streams.len(), 4);
+    let text = m.to_prometheus();
+    assert!(text.contains("nexus_scribe_stream_lag_seconds{stream=\"stream-3\"} 0\n"));
+    assert!(text.contains("nexus_scribe_decode_latency_seconds_count{kind=\"final\"} 4\n"));
+    drop(handles);
+    scheduler.shutdown(ShutdownMode::Drain(wait));
 }

@@ -1,0 +1,146 @@
+//! The scheduler's knobs, their defaults and their checks.
+
+use std::time::Duration;
+
+use super::job::JobKind;
+use crate::{default_threads, DecodeOptions, EngineError};
+
+/// How the scheduler uses the machine and when it refuses new streams.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SchedulerConfig {
+    /// Decoding threads, each running one job at a time.
+    pub workers: usize,
+    /// whisper.cpp threads per job. `workers × threads_per_worker` may not exceed the cores:
+    /// whisper.cpp's thread pool collapses when oversubscribed.
+    pub threads_per_worker: usize,
+    /// Run waiting utterance finals before any partial (then oldest audio first within each
+    /// kind). Finals are the committed transcript and cannot be coalesced; partials can.
+    pub finals_first: bool,
+    /// Hard cap on admitted streams, whatever the measurements say. It is also what guards
+    /// against a burst of streams joining before any of them has produced load.
+    pub max_streams: usize,
+    /// A new stream is refused while any job of the last `congestion_window` waited longer
+    /// than this for a worker after it could have started (or one is waiting that long now).
+    pub max_queue_wait: Duration,
+    /// A new stream is refused while any running stream lags more than this (see the module
+    /// documentation for the definition of lag).
+    pub max_lag: Duration,
+    /// How far back admission looks at queue waits; also how long the scheduler needs to
+    /// see calm before it admits again after congestion.
+    pub congestion_window: Duration,
+    /// Time constant of the smoothed busy fraction exported as a metric.
+    pub busy_time_constant: Duration,
+    /// Weight of the newest sample in the smoothed real-time factor.
+    pub rtf_smoothing: f64,
+    /// Let jobs keep temperature fallback on. Off by default: it can multiply the time of a
+    /// short chunk, which delays every other stream.
+    pub temperature_fallback: bool,
+}
+
+impl SchedulerConfig {
+    /// Defaults for a machine with `cores` cores available to inference.
+    pub fn for_cores(cores: usize) -> Self {
+        let cores = cores.max(1);
+        Self {
+            workers: cores,
+            threads_per_worker: 1,
+            finals_first: true,
+            max_streams: 4 * cores,
+            max_queue_wait: Duration::from_millis(1000),
+            max_lag: Duration::from_secs(3),
+            congestion_window: Duration::from_secs(10),
+            busy_time_constant: Duration::from_secs(10),
+            rtf_smoothing: 0.1,
+            temperature_fallback: false,
+        }
+    }
+
+    /// Checks the configuration against the cores this process may use.
+    pub fn validate(&self, cores: usize) -> Result<(), EngineError> {
+        let fail = |msg: String| Err(EngineError::SchedulerConfig(msg));
+        if self.workers == 0 || self.threads_per_worker == 0 {
+            return fail("workers and threads_per_worker must be at least 1".into());
+        }
+        let threads = self.workers.saturating_mul(self.threads_per_worker);
+        if threads > cores {
+            return fail(format!(
+                "{} workers × {} threads = {threads} inference threads, more than the {cores} \
+                 cores available (whisper.cpp slows down several-fold when oversubscribed)",
+                self.workers, self.threads_per_worker
+            ));
+        }
+        if self.max_streams == 0 {
+            return fail("max_streams must be at least 1".into());
+        }
+        if !(self.rtf_smoothing > 0.0 && self.rtf_smoothing <= 1.0) {
+            return fail("rtf_smoothing must be in (0, 1]".into());
+        }
+        if self.congestion_window.is_zero() {
+            return fail("congestion_window must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self::for_cores(default_threads())
+    }
+}
+
+/// Decoding options for live streaming: greedy partials, fallback off, the encoder window
+/// fitted to the chunk. The scheduler sets `threads`; add the stream's committed text as
+/// `prompt`.
+pub fn streaming_options(kind: JobKind) -> DecodeOptions {
+    DecodeOptions {
+        beam_size: match kind {
+            JobKind::Partial => 1,
+            JobKind::Final => 1,
+        },
+        temperature_fallback: false,
+        fit_audio_ctx: true,
+        ..DecodeOptions::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversubscription_is_refused() {
+        let cfg = SchedulerConfig {
+            workers: 2,
+            threads_per_worker: 2,
+            ..SchedulerConfig::for_cores(2)
+        };
+        let err = cfg
+            .validate(2)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("more than the 2 cores"), "{err}");
+        assert!(SchedulerConfig::for_cores(2).validate(2).is_ok());
+        assert!(SchedulerConfig::for_cores(1).validate(1).is_ok());
+    }
+
+    #[test]
+    fn zero_sizes_are_refused() {
+        for cfg in [
+            SchedulerConfig {
+                workers: 0,
+                ..SchedulerConfig::for_cores(2)
+            },
+            SchedulerConfig {
+                max_streams: 0,
+                ..SchedulerConfig::for_cores(2)
+            },
+            SchedulerConfig {
+                rtf_smoothing: 0.0,
+                ..SchedulerConfig::for_cores(2)
+            },
+        ] {
+            assert!(cfg.validate(2).is_err());
+        }
+    }
+}
