@@ -86,6 +86,11 @@ pub struct MetadataMessage {
     pub resume_token: Option<String>,
     /// Audio received so far (stream time).
     pub duration_ms: u64,
+    /// Extension: stream time up to which the server has committed every final and needs no
+    /// audio again. A bot that resumes with `resume_token` sends its audio again from here
+    /// (the first `metadata` of a resumed session carries it). Never decreases.
+    #[serde(default)]
+    pub acked_audio_ms: u64,
     /// Final segments produced so far on this stream.
     pub segments: u64,
 }
@@ -221,6 +226,7 @@ mod tests {
             stream_id: "s".into(),
             resume_token: None,
             duration_ms: 5,
+            acked_audio_ms: 3,
             segments: 1,
         };
         let json = ServerMessage::Metadata(m).to_json();
