@@ -4,39 +4,83 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
+use scribe_auth::{PasswordHasher, SecretString, TicketStore, TokenService};
+use speech_engine::Scheduler;
+use transcript_storage::Store;
 
+use crate::config::GatewayConfig;
 use crate::hub::Hub;
-use crate::{headers, pages};
+use crate::ws::ActiveStreams;
+use crate::{api, headers, metrics, pages, ws};
 
-/// What every handler can reach.
+/// What every handler can reach. Cheap to clone (everything is shared).
 #[derive(Clone)]
 pub struct AppState {
     pub hub: Arc<Hub>,
+    pub store: Arc<dyn Store>,
+    pub scheduler: Arc<Scheduler>,
+    pub tokens: Arc<TokenService>,
+    pub tickets: Arc<TicketStore>,
+    pub hasher: Arc<PasswordHasher>,
+    /// The secret bot API keys are derived from (PROTOCOL.md §1).
+    pub bot_key_secret: Arc<SecretString>,
+    pub config: Arc<GatewayConfig>,
+    /// Bot streams connected to this process, for takeover on resume and shutdown.
+    pub active: Arc<ActiveStreams>,
+    pub counters: Arc<metrics::Counters>,
+}
+
+/// The collaborators an [`AppState`] is built from.
+pub struct Parts {
+    pub store: Arc<dyn Store>,
+    pub scheduler: Arc<Scheduler>,
+    pub tokens: Arc<TokenService>,
+    pub tickets: Arc<TicketStore>,
+    pub hasher: Arc<PasswordHasher>,
+    pub bot_key_secret: SecretString,
+    pub config: GatewayConfig,
 }
 
 impl AppState {
-    pub fn new() -> Self {
+    pub fn new(parts: Parts) -> Self {
         Self {
             hub: Arc::new(Hub::default()),
+            store: parts.store,
+            scheduler: parts.scheduler,
+            tokens: parts.tokens,
+            tickets: parts.tickets,
+            hasher: parts.hasher,
+            bot_key_secret: Arc::new(parts.bot_key_secret),
+            config: Arc::new(parts.config),
+            active: Arc::new(ActiveStreams::default()),
+            counters: Arc::new(metrics::Counters::default()),
         }
     }
 }
 
-impl Default for AppState {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// The router: pages, assets and health endpoints, with the security headers on every answer.
+/// The router: pages, assets, health, the API, metrics and the two WebSockets, with the
+/// security headers on every answer. Everything but the pages, their assets and the health
+/// probes needs a credential.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(pages::index))
         .route("/meetings/{meeting_id}/live", get(pages::live))
         .route("/assets/{name}", get(pages::asset))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ready" }))
+        .route("/metrics", get(metrics::handler))
+        .route("/api/v1/auth/login", post(api::login))
+        .route("/api/v1/ws-tickets", post(api::ws_ticket))
+        .route(
+            "/api/v1/meetings",
+            get(api::list_meetings).post(api::create_meeting),
+        )
+        .route("/api/v1/meetings/{meeting_id}", get(api::get_meeting))
+        .route("/ws/audio/{meeting_id}", get(ws::bot::handler))
+        .route("/ws/transcription/{meeting_id}", get(ws::viewer::handler))
+        .fallback(|| async { crate::error::ApiError::not_found() })
         .with_state(state)
         .layer(axum::middleware::from_fn(headers::security_headers))
 }
@@ -65,7 +109,8 @@ mod tests {
     use tower::ServiceExt;
 
     async fn get(path: &str) -> axum::response::Response {
-        router(AppState::new())
+        let dir = tempfile::tempdir().expect("tempdir");
+        router(crate::testing::state(dir.path()).await)
             .oneshot(Request::get(path).body(Body::empty()).expect("request"))
             .await
             .expect("infallible")

@@ -2,10 +2,11 @@
 //! viewer needs to start (finals and current partials) or resume (`since_seq`), and broadcasts
 //! live messages.
 //!
-//! Ordering guarantee: a final is persisted (by the caller's `persist` step) *before* it gets
-//! its place in the feed and reaches anyone, and seq allocation, persistence and broadcast
-//! happen under one per-meeting lock, so a viewer's snapshot and its live messages never
-//! overlap or leave a gap.
+//! Ordering guarantee: a final is persisted (by the caller's `assign` step, which also gives
+//! the message its seq — the store allocates seqs, so numbering survives restarts and is shared
+//! by every process on the same store) *before* it gets its place in the feed and reaches
+//! anyone, and seq allocation, persistence and broadcast happen under one per-meeting lock, so
+//! a viewer's snapshot and its live messages never overlap or leave a gap.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -47,18 +48,18 @@ impl Hub {
     }
 
     /// The feed of `meeting_id`, created on first use. `load` supplies the finals already
-    /// stored (in seq order) when the feed is created, so a restarted server continues the
-    /// numbering and serves the whole transcript.
+    /// stored (in seq order) and the meeting's last allocated seq when the feed is created, so
+    /// a restarted server continues the numbering and serves the whole transcript.
     pub async fn feed<F, Fut, E>(&self, meeting_id: &str, load: F) -> Result<Arc<MeetingFeed>, E>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Vec<SegmentMessage>, E>>,
+        Fut: Future<Output = Result<(Vec<SegmentMessage>, u64), E>>,
     {
         if let Some(feed) = self.lookup(meeting_id) {
             return Ok(feed);
         }
-        let finals = load().await?;
-        let fresh = Arc::new(MeetingFeed::new(meeting_id, finals, self.replay));
+        let (finals, last_seq) = load().await?;
+        let fresh = Arc::new(MeetingFeed::new(meeting_id, finals, last_seq, self.replay));
         let mut feeds = self.feeds.lock().unwrap_or_else(|p| p.into_inner());
         Ok(Arc::clone(
             feeds.entry(meeting_id.to_owned()).or_insert(fresh),
@@ -114,9 +115,14 @@ pub struct Subscription {
 }
 
 impl MeetingFeed {
-    fn new(meeting_id: &str, mut finals: Vec<SegmentMessage>, replay: usize) -> Self {
+    fn new(
+        meeting_id: &str,
+        mut finals: Vec<SegmentMessage>,
+        last_seq: u64,
+        replay: usize,
+    ) -> Self {
         finals.sort_by_key(|s| s.seq);
-        let next_seq = finals.last().map_or(1, |s| s.seq + 1);
+        let next_seq = finals.last().map_or(1, |s| s.seq + 1).max(last_seq + 1);
         // A viewer more than this many messages behind is told it lagged and resumes by seq.
         let (tx, _) = broadcast::channel(replay.clamp(1024, 8192));
         Self {
@@ -137,28 +143,36 @@ impl MeetingFeed {
         &self.meeting_id
     }
 
-    /// Gives `msg` the next seq and sends it to every subscriber. A final is first handed to
-    /// `persist`; if that fails nothing is sent and the seq is not used.
-    pub async fn publish<F, Fut, E>(&self, mut msg: SegmentMessage, persist: F) -> Result<u64, E>
+    /// Numbers `msg` and sends it to every subscriber. `assign` gets the message with the seq
+    /// this feed expects next and answers the seq it really has: the store persists a final
+    /// and allocates its seq in one step (a partial only reserves a seq). If `assign` fails
+    /// nothing is sent. A seq at or below one already sent (a retried final the store already
+    /// had) is not sent again.
+    pub async fn publish<F, Fut, E>(&self, mut msg: SegmentMessage, assign: F) -> Result<Frame, E>
     where
         F: FnOnce(SegmentMessage) -> Fut,
-        Fut: Future<Output = Result<(), E>>,
+        Fut: Future<Output = Result<u64, E>>,
     {
         let mut state = self.state.lock().await;
         msg.seq = state.next_seq;
         msg.meeting_id.clone_from(&self.meeting_id);
-        if msg.is_final {
-            persist(msg.clone()).await?;
-        }
-        state.next_seq += 1;
+        msg.seq = assign(msg.clone()).await?;
+        let repeat = msg.seq < state.next_seq;
         let frame = Frame {
             seq: msg.seq,
             stream_id: Arc::from(msg.stream_id.as_str()),
             json: Arc::from(ServerMessage::Segment(msg.clone()).to_json()),
         };
+        if repeat {
+            return Ok(frame);
+        }
+        state.next_seq = msg.seq + 1;
         if msg.is_final {
             state.partials.remove(&msg.segment_id);
             state.finals.push(msg);
+        } else if msg.words.is_empty() && msg.text.is_empty() {
+            // A withdrawn partial: viewers drop it; a new viewer never needs to see it.
+            state.partials.remove(&msg.segment_id);
         } else {
             state.partials.insert(msg.segment_id.clone(), msg);
         }
@@ -168,7 +182,7 @@ impl MeetingFeed {
         }
         // No receivers is fine: nobody is watching.
         let _ = self.tx.send(frame.clone());
-        Ok(frame.seq)
+        Ok(frame)
     }
 
     /// Drops the partials of a stream that ended without finalising them (e.g. a bot that

@@ -1,10 +1,22 @@
 //! The network edge of NexusScribe: bot ingest and viewer WebSockets, the REST API, the
-//! per-meeting fan-out hub and the web pages. Speaks HTTP; knows no SQL and no FFI.
+//! per-meeting fan-out hub and the web pages. Speaks HTTP; knows no SQL and no FFI (storage and
+//! the speech engine are reached through their traits and the scheduler).
 
+pub mod api;
 pub mod app;
+mod auth;
+pub mod config;
 pub mod error;
 mod headers;
 pub mod hub;
+pub mod metrics;
 mod pages;
+pub mod ws;
 
-pub use app::{router, serve, AppState};
+#[cfg(test)]
+mod api_tests;
+#[cfg(test)]
+mod testing;
+
+pub use app::{router, serve, AppState, Parts};
+pub use config::{GatewayConfig, WsLimits};

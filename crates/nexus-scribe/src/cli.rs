@@ -37,6 +37,61 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run the service: bot ingest, live viewers, API, web pages.
+    Serve(ServeArgs),
+    /// Manage administrators.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Manage meeting bots.
+    #[command(subcommand)]
+    Bots(BotsCommand),
+    /// Manage meetings.
+    #[command(subcommand)]
+    Meetings(MeetingsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (overrides server.host and server.port).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an administrator (password read from stdin); creates the organisation if missing.
+    /// Prints {"user_id","org_id"}.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Organisation name (default: "default").
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BotsCommand {
+    /// Register a meeting bot. Prints {"bot_id","api_key"}; the key is shown only once.
+    Create {
+        /// Organisation id or name.
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MeetingsCommand {
+    /// Create a meeting. Prints {"meeting_id"}.
+    Create {
+        /// Organisation id or name.
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        title: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub engine: EngineConfig,
     pub logging: LoggingConfig,
+    pub server: ServerConfig,
+    pub live: LiveConfig,
+    pub scheduler: SchedulerSection,
 }
 
 impl Default for Config {
@@ -27,6 +30,105 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             engine: EngineConfig::default(),
             logging: LoggingConfig::default(),
+            server: ServerConfig::default(),
+            live: LiveConfig::default(),
+            scheduler: SchedulerSection::default(),
+        }
+    }
+}
+
+/// `[server]`: where `serve` listens and which browser origins it trusts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on; loopback by default (PROTOCOL.md §5).
+    pub host: String,
+    pub port: u16,
+    /// Browser origins (`https://notes.example.org`) allowed to open viewer sockets besides
+    /// the service's own; empty allows only the service's own pages.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+/// `[live]`: live streams — utterance cutting, decode stepping, WebSocket limits and timeouts
+/// (PROTOCOL.md §1 gives the defaults).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveConfig {
+    /// New speech (ms) before an utterance is decoded again.
+    pub step_ms: u64,
+    /// Silence (ms) that ends an utterance.
+    pub end_silence_ms: u64,
+    /// Longest utterance (ms) before it is cut.
+    pub max_utterance_ms: u64,
+    pub max_text_message_bytes: usize,
+    pub max_binary_message_bytes: usize,
+    pub text_messages_per_sec: u32,
+    pub binary_messages_per_sec: u32,
+    /// How far (s) a bot's audio may run ahead of real time before it is closed with 4029.
+    pub realtime_burst_secs: u64,
+    pub session_max_secs: u64,
+    pub ping_interval_secs: u64,
+    pub pong_timeout_secs: u64,
+    /// A bot that sends neither audio nor KeepAlive this long is closed.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        let stream = audio_ingest::StreamConfig::default();
+        let ws = gateway::WsLimits::default();
+        Self {
+            step_ms: stream.step_ms,
+            end_silence_ms: stream.end_silence_ms,
+            max_utterance_ms: stream.max_utterance_ms,
+            max_text_message_bytes: ws.max_text_bytes,
+            max_binary_message_bytes: ws.max_binary_bytes,
+            text_messages_per_sec: ws.text_per_sec,
+            binary_messages_per_sec: ws.binary_per_sec,
+            realtime_burst_secs: ws.realtime_burst.as_secs(),
+            session_max_secs: ws.session_max.as_secs(),
+            ping_interval_secs: ws.ping_interval.as_secs(),
+            pong_timeout_secs: ws.pong_timeout.as_secs(),
+            idle_timeout_secs: ws.idle_timeout.as_secs(),
+        }
+    }
+}
+
+/// `[scheduler]`: how live decoding uses the cores and when new streams are refused (4102).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerSection {
+    /// Decoding workers; 0 = one per core.
+    pub workers: usize,
+    /// whisper.cpp threads per worker; workers × threads may not exceed the cores.
+    pub threads_per_worker: usize,
+    /// Most streams admitted at once; 0 = 4 per core.
+    pub max_streams: usize,
+    /// Refuse new streams while a running one lags more than this (ms).
+    pub max_lag_ms: u64,
+    /// Refuse new streams while decode jobs wait longer than this (ms) for a worker.
+    pub max_queue_wait_ms: u64,
+}
+
+impl Default for SchedulerSection {
+    fn default() -> Self {
+        let d = speech_engine::SchedulerConfig::for_cores(1);
+        Self {
+            workers: 0,
+            threads_per_worker: d.threads_per_worker,
+            max_streams: 0,
+            max_lag_ms: d.max_lag.as_millis() as u64,
+            max_queue_wait_ms: d.max_queue_wait.as_millis() as u64,
         }
     }
 }
@@ -205,6 +307,67 @@ impl Config {
         if self.data_dir.as_os_str().is_empty() {
             return Err(bad("data_dir", "must not be empty".into()));
         }
+        if self.server.host.parse::<std::net::IpAddr>().is_err() {
+            return Err(bad(
+                "server.host",
+                format!(
+                    "{:?} is not an IP address such as \"127.0.0.1\"",
+                    self.server.host
+                ),
+            ));
+        }
+        for o in &self.server.allowed_origins {
+            let ok = (o.starts_with("https://") || o.starts_with("http://"))
+                && !o.ends_with('/')
+                && o.split("://")
+                    .nth(1)
+                    .is_some_and(|h| !h.is_empty() && !h.contains('/'));
+            if !ok {
+                return Err(bad(
+                    "server.allowed_origins",
+                    format!("{o:?} is not an origin such as \"https://notes.example.org\""),
+                ));
+            }
+        }
+        self.stream_config()
+            .validate()
+            .map_err(|e| bad("live", e.to_string()))?;
+        let live = &self.live;
+        for (key, value) in [
+            (
+                "live.max_text_message_bytes",
+                live.max_text_message_bytes as u64,
+            ),
+            (
+                "live.max_binary_message_bytes",
+                live.max_binary_message_bytes as u64,
+            ),
+            (
+                "live.text_messages_per_sec",
+                u64::from(live.text_messages_per_sec),
+            ),
+            (
+                "live.binary_messages_per_sec",
+                u64::from(live.binary_messages_per_sec),
+            ),
+            ("live.session_max_secs", live.session_max_secs),
+            ("live.ping_interval_secs", live.ping_interval_secs),
+            ("live.pong_timeout_secs", live.pong_timeout_secs),
+            ("live.idle_timeout_secs", live.idle_timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(bad(key, "must be at least 1".into()));
+            }
+        }
+        if live.max_binary_message_bytes > 64 * 1024 * 1024 {
+            return Err(bad(
+                "live.max_binary_message_bytes",
+                "must be at most 64 MiB".into(),
+            ));
+        }
+        self.scheduler_config()
+            .validate(std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .map_err(|e| bad("scheduler", e.to_string()))?;
         if tracing_subscriber::EnvFilter::try_new(&self.logging.level).is_err() {
             return Err(bad(
                 "logging.level",
@@ -215,6 +378,52 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The streaming core's settings.
+    pub fn stream_config(&self) -> audio_ingest::StreamConfig {
+        audio_ingest::StreamConfig {
+            step_ms: self.live.step_ms,
+            end_silence_ms: self.live.end_silence_ms,
+            max_utterance_ms: self.live.max_utterance_ms,
+            ..audio_ingest::StreamConfig::default()
+        }
+    }
+
+    /// The gateway's WebSocket limits.
+    pub fn ws_limits(&self) -> gateway::WsLimits {
+        let l = &self.live;
+        let secs = std::time::Duration::from_secs;
+        gateway::WsLimits {
+            max_text_bytes: l.max_text_message_bytes,
+            max_binary_bytes: l.max_binary_message_bytes,
+            text_per_sec: l.text_messages_per_sec,
+            binary_per_sec: l.binary_messages_per_sec,
+            realtime_burst: secs(l.realtime_burst_secs),
+            session_max: secs(l.session_max_secs),
+            ping_interval: secs(l.ping_interval_secs),
+            pong_timeout: secs(l.pong_timeout_secs),
+            idle_timeout: secs(l.idle_timeout_secs),
+            ..gateway::WsLimits::default()
+        }
+    }
+
+    /// The decode scheduler's settings for this machine.
+    pub fn scheduler_config(&self) -> speech_engine::SchedulerConfig {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let s = &self.scheduler;
+        let mut c = speech_engine::SchedulerConfig::for_cores(cores);
+        c.threads_per_worker = s.threads_per_worker;
+        c.workers = match s.workers {
+            0 => (cores / s.threads_per_worker.max(1)).max(1),
+            n => n,
+        };
+        if s.max_streams > 0 {
+            c.max_streams = s.max_streams;
+        }
+        c.max_lag = std::time::Duration::from_millis(s.max_lag_ms);
+        c.max_queue_wait = std::time::Duration::from_millis(s.max_queue_wait_ms);
+        c
     }
 
     /// Where catalogue models live.

@@ -14,6 +14,7 @@ mod jwt;
 mod password;
 mod principal;
 mod random;
+mod resume;
 mod role;
 mod ticket;
 
@@ -27,6 +28,7 @@ pub use jwt::{
 };
 pub use password::{Argon2Params, PasswordContext, PasswordHasher, PasswordPolicy, PhcHash};
 pub use principal::{BotPrincipal, Principal, UserPrincipal};
+pub use resume::{hash_presented_resume_token, issue_resume_token, RESUME_TOKEN_CHARS};
 pub use role::{MeetingPermission, Role, UnknownRole};
 pub use ticket::{IssuedTicket, TicketStore, TICKET_TTL};
 

@@ -17,12 +17,13 @@ fn seg(stream: &str, id: &str, is_final: bool, text: &str) -> SegmentMessage {
     }
 }
 
-async fn ok(_: SegmentMessage) -> Result<(), String> {
-    Ok(())
+/// Accepts the seq the feed proposes, as a store with no other writer does.
+async fn ok(m: SegmentMessage) -> Result<u64, String> {
+    Ok(m.seq)
 }
 
 async fn feed(hub: &Hub, id: &str) -> Arc<MeetingFeed> {
-    hub.feed(id, || async { Ok::<_, String>(vec![]) })
+    hub.feed(id, || async { Ok::<_, String>((vec![], 0)) })
         .await
         .expect("feed")
 }
@@ -71,9 +72,24 @@ fn render(frames: &[Frame]) -> (Vec<(u64, String)>, HashMap<String, String>) {
 async fn every_message_gets_the_next_seq() {
     let hub = Hub::default();
     let f = feed(&hub, "m").await;
-    assert_eq!(f.publish(seg("s", "a", false, "hel"), ok).await, Ok(1));
-    assert_eq!(f.publish(seg("s", "a", false, "hello"), ok).await, Ok(2));
-    assert_eq!(f.publish(seg("s", "a", true, "hello."), ok).await, Ok(3));
+    assert_eq!(
+        f.publish(seg("s", "a", false, "hel"), ok)
+            .await
+            .map(|f| f.seq),
+        Ok(1)
+    );
+    assert_eq!(
+        f.publish(seg("s", "a", false, "hello"), ok)
+            .await
+            .map(|f| f.seq),
+        Ok(2)
+    );
+    assert_eq!(
+        f.publish(seg("s", "a", true, "hello."), ok)
+            .await
+            .map(|f| f.seq),
+        Ok(3)
+    );
     assert_eq!(f.next_seq().await, 4);
     let finals = f.finals().await;
     assert_eq!(finals.len(), 1);
@@ -108,9 +124,12 @@ async fn failed_persist_sends_nothing_and_keeps_the_seq() {
             Err("disk full".to_owned())
         })
         .await;
-    assert_eq!(err, Err("disk full".to_owned()));
+    assert_eq!(err.map(|f| f.seq), Err("disk full".to_owned()));
     assert!(sub.live.try_recv().is_err(), "nothing broadcast");
-    assert_eq!(f.publish(seg("s", "a", true, "x"), ok).await, Ok(1));
+    assert_eq!(
+        f.publish(seg("s", "a", true, "x"), ok).await.map(|f| f.seq),
+        Ok(1)
+    );
     assert!(f.finals().await.len() == 1);
 }
 
@@ -120,14 +139,19 @@ async fn feed_continues_numbering_after_restart() {
     let mut stored = seg("s", "a", true, "before restart");
     stored.seq = 41;
     let f = hub
-        .feed("m", || async move { Ok::<_, String>(vec![stored]) })
+        .feed("m", || async move { Ok::<_, String>((vec![stored], 0)) })
         .await
         .expect("feed");
-    assert_eq!(f.publish(seg("s", "b", false, "after"), ok).await, Ok(42));
+    assert_eq!(
+        f.publish(seg("s", "b", false, "after"), ok)
+            .await
+            .map(|f| f.seq),
+        Ok(42)
+    );
     // A second lookup returns the same feed without loading again.
     let again = hub
         .feed("m", || async {
-            Err::<Vec<SegmentMessage>, _>("must not load".to_owned())
+            Err::<(Vec<SegmentMessage>, u64), _>("must not load".to_owned())
         })
         .await
         .expect("cached");
@@ -211,4 +235,33 @@ async fn a_viewer_joining_mid_stream_misses_nothing_and_sees_nothing_twice() {
     assert_eq!(finals.len(), 100, "every final exactly once");
     assert!(finals.windows(2).all(|w| w[0].0 < w[1].0), "in seq order");
     assert!(partials.is_empty(), "every partial was finalised");
+}
+
+#[tokio::test]
+async fn the_store_assigns_seqs_and_a_retried_final_is_not_sent_twice() {
+    let hub = Hub::default();
+    let f = hub
+        .feed("m", || async { Ok::<_, String>((vec![], 7)) })
+        .await
+        .expect("feed");
+    let mut sub = f.subscribe(None).await;
+    // Another node took seqs 8..=9: the store answers 10 and the feed follows it.
+    let frame = f
+        .publish(seg("s", "a", true, "x"), |m| async move {
+            assert_eq!(m.seq, 8, "the feed proposes the next seq after the stored one");
+            Ok::<_, String>(10)
+        })
+        .await
+        .expect("publish");
+    assert_eq!(frame.seq, 10);
+    assert_eq!(sub.live.try_recv().map(|f| f.seq).ok(), Some(10));
+    // The store already had this final (a retry): same seq back, nothing broadcast again.
+    let again = f
+        .publish(seg("s", "a", true, "x"), |_| async { Ok::<_, String>(10) })
+        .await
+        .expect("publish");
+    assert_eq!(again.seq, 10);
+    assert!(sub.live.try_recv().is_err());
+    assert_eq!(f.finals().await.len(), 1);
+    assert_eq!(f.next_seq().await, 11);
 }

@@ -2,13 +2,17 @@
 
 mod config_check;
 mod models;
+mod serve;
+mod setup;
 mod transcribe;
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use std::sync::Arc;
+
+use crate::cli::{AdminCommand, BotsCommand, Cli, Command, ConfigCommand, MeetingsCommand};
 use crate::config::{process_env, Config};
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -22,5 +26,56 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Transcribe(args) => transcribe::run(&config, args),
         Command::Models(cmd) => models::run(&config, cmd),
         Command::Config(ConfigCommand::Check) => config_check::run(&config),
+        Command::Serve(args) => {
+            block_on(serve::run(&config, args.listen))??;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin(AdminCommand::Create { email, org }) => {
+            block_on(setup::admin_create(&config, &email, org.as_deref()))??;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bots(BotsCommand::Create { org, name }) => {
+            block_on(setup::bot_create(&config, &org, &name))??;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Meetings(MeetingsCommand::Create { org, title }) => {
+            block_on(setup::meeting_create(&config, &org, &title))??;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// Runs an async command on a multi-threaded runtime.
+fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    Ok(rt.block_on(f))
+}
+
+/// The embedded store in the data folder (created on first use).
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn transcript_storage::Store>> {
+    let store = transcript_storage::EmbeddedStore::open(&config.data_dir)
+        .await
+        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// The secrets: environment first, then `<data_dir>/secrets/secrets.toml`, generated with
+/// strong random values on first use. Weak values stop production start-up and are warned about
+/// in development.
+fn load_secrets(config: &Config) -> anyhow::Result<scribe_secrets::Secrets> {
+    let env = scribe_secrets::EnvSource::from_vars(std::env::vars());
+    let secrets = scribe_secrets::Secrets::from_env_or_file(&env, &config.data_dir.join("secrets"))
+        .context("cannot load secrets")?;
+    let mode =
+        scribe_secrets::Mode::from_env_value(std::env::var("NEXUS_SCRIBE_ENV").ok().as_deref());
+    for problem in secrets
+        .validate(mode)
+        .context("refusing to start with weak secrets")?
+    {
+        tracing::warn!("WEAK SECRET (allowed only in development): {problem}");
+    }
+    Ok(secrets)
 }

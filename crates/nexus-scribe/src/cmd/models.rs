@@ -69,3 +69,23 @@ pub fn run(config: &Config, cmd: ModelsCommand) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The configured model's file; a catalogue model that is not there yet is fetched first (the
+/// service starts on embedded defaults with nothing installed beforehand).
+pub fn ensure_default_model(config: &Config) -> anyhow::Result<PathBuf> {
+    let spec = &config.engine.model;
+    let dir = config.models_dir();
+    let prefer: Quantization = config.engine.quantization.into();
+    match speech_engine::model::resolve(spec, &dir, prefer) {
+        Ok(path) => Ok(path),
+        Err(first) => {
+            if speech_engine::model::catalog_entry(spec).is_err() {
+                return Err(first.into());
+            }
+            tracing::info!(model = %spec, dir = %dir.display(), "fetching the model (first start)");
+            speech_engine::fetch::fetch(spec, &dir, &[Quantization::F16, Quantization::Q8_0])
+                .with_context(|| format!("cannot fetch the model {spec}"))?;
+            Ok(speech_engine::model::resolve(spec, &dir, prefer)?)
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The HTTP API of this stage (PROTOCOL.md §4): sign-in, WebSocket tickets, meetings. JSON
+//! bodies with unknown fields are refused with a message naming the field.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use scribe_auth::{ExposeSecret, PhcHash, Principal, Role, SecretString};
+use scribe_core::{ErrorCode, MeetingId};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use transcript_storage::{Meeting, NewMeeting};
+
+use crate::app::AppState;
+use crate::auth::{self, api_user, internal, readable_meeting};
+use crate::error::ApiError;
+
+/// Largest JSON body the API reads.
+const MAX_JSON_BYTES: usize = 64 * 1024;
+/// Longest meeting title.
+const MAX_TITLE_CHARS: usize = 300;
+
+/// Parses a JSON body; the error names the problem (unknown field, missing field, type).
+fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+    let is_json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if !is_json {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "expected Content-Type: application/json",
+        ));
+    }
+    if body.len() > MAX_JSON_BYTES {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("JSON body larger than {MAX_JSON_BYTES} bytes"),
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        // serde_json's messages name fields and types, never echo values of strings.
+        let msg = if path == "." || path.is_empty() {
+            format!("invalid JSON body: {inner}")
+        } else {
+            format!("invalid JSON body at `{path}`: {inner}")
+        };
+        ApiError::new(ErrorCode::BadRequest, msg)
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct LoginResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+}
+
+/// `POST /api/v1/auth/login {email, password}` → an access token. A wrong password and an
+/// unknown email get the same answer after the same work (a hash is verified either way).
+pub async fn login(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: LoginRequest = json_body(&headers, &body)?;
+    if req.email.len() > 320 || req.password.len() > 1024 {
+        return Err(invalid_login());
+    }
+    let record = app
+        .store
+        .find_login_by_email(&req.email)
+        .await
+        .map_err(|e| internal("login lookup", &e))?;
+    let password = SecretString::from(req.password);
+    let hasher = app.hasher.clone();
+    let stored = record.as_ref().map(|r| r.password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || match stored {
+        Some(hash) => hasher
+            .verify(&password, &PhcHash::from_stored(hash))
+            .unwrap_or(false),
+        None => hasher.verify_unknown_account(&password),
+    })
+    .await
+    .map_err(|e| internal("password check", &e))?;
+    let Some(record) = record.filter(|_| ok) else {
+        tracing::info!("login failed");
+        return Err(invalid_login());
+    };
+    let user = record.user;
+    let role = Role::from_stored(&user.role);
+    let issued = app
+        .tokens
+        .issue_access(user.id, user.org_id, role)
+        .map_err(|e| internal("token issue", &e))?;
+    tracing::info!(user_id = %user.id, "login");
+    Ok(Json(LoginResponse {
+        access_token: issued.token.expose_secret().to_owned(),
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+    })
+    .into_response())
+}
+
+fn invalid_login() -> ApiError {
+    ApiError::new(ErrorCode::Unauthenticated, "invalid email or password")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TicketRequest {
+    meeting_id: String,
+}
+
+#[derive(Serialize)]
+struct TicketResponse {
+    ticket: String,
+    expires_in: u64,
+}
+
+/// `POST /api/v1/ws-tickets {meeting_id}` → a single-use ticket for the meeting's transcript
+/// socket, valid 30 s. Needs Read access to the meeting.
+pub async fn ws_ticket(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let principal = api_user(&app, &headers)?;
+    let req: TicketRequest = json_body(&headers, &body)?;
+    let meeting = parse_meeting_id(&req.meeting_id)?;
+    readable_meeting(&app, &principal, meeting).await?;
+    let issued = app.tickets.issue(&principal, meeting).map_err(|e| {
+        let code = e.code();
+        if code == ErrorCode::Internal {
+            internal("ticket issue", &e)
+        } else {
+            ApiError::new(code, e.to_string())
+        }
+    })?;
+    Ok(Json(TicketResponse {
+        ticket: issued.ticket.expose_secret().to_owned(),
+        expires_in: issued.expires_in.as_secs(),
+    })
+    .into_response())
+}
+
+#[derive(Serialize)]
+struct MeetingView {
+    meeting_id: String,
+    title: String,
+    created_at_ms: u64,
+    last_seq: u64,
+}
+
+impl From<Meeting> for MeetingView {
+    fn from(m: Meeting) -> Self {
+        Self {
+            meeting_id: m.id.to_string(),
+            title: m.title,
+            created_at_ms: m.created_at_ms,
+            last_seq: m.last_seq,
+        }
+    }
+}
+
+/// `GET /api/v1/meetings`: the caller's organisation's meetings.
+pub async fn list_meetings(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let principal = api_user(&app, &headers)?;
+    if principal.role() == Some(Role::Guest) {
+        return Ok(Json(serde_json::json!({ "meetings": [] })).into_response());
+    }
+    let meetings = app
+        .store
+        .list_meetings(&principal.scope())
+        .await
+        .map_err(|e| internal("meeting list", &e))?;
+    let views: Vec<MeetingView> = meetings.into_iter().map(MeetingView::from).collect();
+    Ok(Json(serde_json::json!({ "meetings": views })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateMeeting {
+    title: String,
+}
+
+/// `POST /api/v1/meetings {title}` (Editor or Admin) → `201` with the meeting.
+pub async fn create_meeting(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let principal = api_user(&app, &headers)?;
+    let req: CreateMeeting = json_body(&headers, &body)?;
+    if !matches!(principal.role(), Some(Role::Admin | Role::Editor)) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "creating meetings needs the Editor or Admin role",
+        ));
+    }
+    let title = req.title.trim();
+    if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!("`title` must be 1 to {MAX_TITLE_CHARS} characters"),
+        ));
+    }
+    let meeting = app
+        .store
+        .create_meeting(
+            &principal.scope(),
+            NewMeeting {
+                title: title.to_owned(),
+                created_by: principal.user_id(),
+            },
+        )
+        .await
+        .map_err(|e| internal("meeting create", &e))?;
+    Ok((StatusCode::CREATED, Json(MeetingView::from(meeting))).into_response())
+}
+
+/// `GET /api/v1/meetings/{id}`.
+pub async fn get_meeting(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let principal: Principal = api_user(&app, &headers)?;
+    let meeting = parse_meeting_id(&id)?;
+    let m = auth::readable_meeting(&app, &principal, meeting).await?;
+    Ok(Json(MeetingView::from(m)).into_response())
+}
+
+/// A meeting id from a path or body: a malformed one is simply not found (ids are not
+/// guessable, and a distinct error would say nothing useful).
+pub fn parse_meeting_id(raw: &str) -> Result<MeetingId, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found())
+}

@@ -1,0 +1,163 @@
+//! Turning request credentials into a [`Principal`]: access tokens (`Authorization: Bearer`),
+//! WebSocket tickets and tokens in the query (viewers), derived bot keys (bots). Every failure
+//! answers the same `unauthenticated` whatever the reason (the reason goes to the log, never a
+//! credential).
+
+use std::collections::HashMap;
+
+use axum::http::{header, HeaderMap};
+use scribe_auth::{verify_bot_key, AuthError, Principal, Role};
+use scribe_core::{BotId, ErrorCode, MeetingId, OrgScope};
+use transcript_storage::{Meeting, StoreError};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// The answer to a missing or bad credential.
+pub fn unauthenticated() -> ApiError {
+    ApiError::new(ErrorCode::Unauthenticated, "missing or invalid credentials")
+}
+
+/// The `Authorization: Bearer …` value, if the header is there and well-formed.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// The signed-in user behind an access token.
+pub fn user_from_token(app: &AppState, token: &str) -> Result<Principal, ApiError> {
+    match app.tokens.verify_access(token) {
+        Ok(verified) => Ok(verified.into_principal()),
+        Err(e) => {
+            log_rejection("access token", &e);
+            Err(unauthenticated())
+        }
+    }
+}
+
+/// The signed-in user of an API request (`Authorization: Bearer`).
+pub fn api_user(app: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let token = bearer(headers).ok_or_else(unauthenticated)?;
+    user_from_token(app, token)
+}
+
+/// A viewer of `meeting`: `?ticket=` (single use), `?token=`, or `Authorization: Bearer`.
+pub fn viewer(
+    app: &AppState,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    meeting: MeetingId,
+) -> Result<Principal, ApiError> {
+    if let Some(ticket) = query.get("ticket") {
+        return app.tickets.redeem(ticket, meeting).map_err(|e| {
+            log_rejection("ws ticket", &e);
+            unauthenticated()
+        });
+    }
+    if let Some(token) = query.get("token") {
+        return user_from_token(app, token);
+    }
+    api_user(app, headers)
+}
+
+/// A bot: `X-Bot-Id` + `Authorization: Bearer KEY`, or `?bot_id=&api_key=`. The key is checked
+/// (constant time) before storage is asked anything; a revoked or unknown bot is refused the
+/// same way as a wrong key.
+pub async fn bot(
+    app: &AppState,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Principal, ApiError> {
+    let header_id = headers.get("x-bot-id").and_then(|v| v.to_str().ok());
+    let (id, key) = match (header_id, bearer(headers)) {
+        (Some(id), Some(key)) => (id, key),
+        _ => match (query.get("bot_id"), query.get("api_key")) {
+            (Some(id), Some(key)) => (id.as_str(), key.as_str()),
+            _ => return Err(unauthenticated()),
+        },
+    };
+    let bot_id: BotId = id.trim().parse().map_err(|_| unauthenticated())?;
+    let verified = verify_bot_key(&app.bot_key_secret, bot_id, key).map_err(|e| {
+        log_rejection("bot key", &e);
+        unauthenticated()
+    })?;
+    let stored = app
+        .store
+        .find_bot_for_auth(bot_id)
+        .await
+        .map_err(|e| internal("bot lookup", &e))?;
+    match stored {
+        Some(bot) if !bot.is_revoked() => Ok(verified.into_principal(bot.org_id)),
+        _ => {
+            tracing::info!(%bot_id, "bot refused: unknown or revoked");
+            Err(unauthenticated())
+        }
+    }
+}
+
+/// The meeting `id` if `principal` may read it; a meeting of another organisation, or one a
+/// guest was not given, answers exactly like a missing one.
+pub async fn readable_meeting(
+    app: &AppState,
+    principal: &Principal,
+    id: MeetingId,
+) -> Result<Meeting, ApiError> {
+    if principal.role() == Some(Role::Guest) {
+        // Guests see only meetings shared with them; sharing arrives with the identity work.
+        return Err(ApiError::not_found());
+    }
+    get_meeting(app, &principal.scope(), id).await
+}
+
+/// The meeting `id` of `scope`'s organisation, or `not_found`.
+pub async fn get_meeting(
+    app: &AppState,
+    scope: &OrgScope,
+    id: MeetingId,
+) -> Result<Meeting, ApiError> {
+    app.store.get_meeting(scope, id).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::not_found(),
+        other => internal("meeting lookup", &other),
+    })
+}
+
+/// An internal failure: logged with its cause, answered without it.
+pub fn internal(what: &str, err: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!(error = %err, "{what} failed");
+    ApiError::new(ErrorCode::Internal, "internal error")
+}
+
+fn log_rejection(what: &str, err: &AuthError) {
+    // AuthError's Display never contains the credential.
+    tracing::info!(reason = %err, "{what} rejected");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn bearer_needs_the_scheme_and_a_value() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), None);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  x "),
+        );
+        assert_eq!(bearer(&h), Some("x"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer(&h), None);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
+        assert_eq!(bearer(&h), None);
+    }
+}

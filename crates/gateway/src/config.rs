@@ -1,0 +1,71 @@
+//! The gateway's settings: WebSocket limits and timeouts (PROTOCOL.md §1), streaming and
+//! language. The binary maps its configuration file onto these; tests build them directly.
+
+use std::time::Duration;
+
+use audio_ingest::StreamConfig;
+
+/// Limits and timeouts of one WebSocket connection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WsLimits {
+    /// Largest text message accepted (64 KiB).
+    pub max_text_bytes: usize,
+    /// Largest binary message accepted (10 MiB).
+    pub max_binary_bytes: usize,
+    /// Text messages per second a bot may send (a burst of this many is allowed).
+    pub text_per_sec: u32,
+    /// Binary messages per second a bot may send.
+    pub binary_per_sec: u32,
+    /// How far audio may run ahead of real time before the bot is closed with 4029.
+    pub realtime_burst: Duration,
+    /// Longest session (8 h); the bot is told and closed, and may resume.
+    pub session_max: Duration,
+    /// A ping every this long (30 s).
+    pub ping_interval: Duration,
+    /// A connection that has not answered a ping within this long is dropped (10 s).
+    pub pong_timeout: Duration,
+    /// A bot that sends neither audio nor `KeepAlive` for this long is closed (4008).
+    pub idle_timeout: Duration,
+    /// A send to a client that does not read for this long ends its connection.
+    pub send_timeout: Duration,
+}
+
+impl Default for WsLimits {
+    fn default() -> Self {
+        Self {
+            max_text_bytes: 64 * 1024,
+            max_binary_bytes: 10 * 1024 * 1024,
+            text_per_sec: 100,
+            binary_per_sec: 50,
+            realtime_burst: Duration::from_secs(10),
+            session_max: Duration::from_secs(8 * 3600),
+            ping_interval: Duration::from_secs(30),
+            pong_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything the live-transcription edge needs besides its collaborators.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    pub ws: WsLimits,
+    /// Utterance segmentation and decode stepping of every stream.
+    pub stream: StreamConfig,
+    /// Spoken language passed to the engine (`en` for English-only models).
+    pub language: String,
+    /// Browser origins allowed to open viewer sockets besides the service's own.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            ws: WsLimits::default(),
+            stream: StreamConfig::default(),
+            language: "en".to_owned(),
+            allowed_origins: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! `GET /ws/transcription/{meeting_id}`: a signed-in viewer watches a meeting's transcript
+//! (PROTOCOL.md §2). A browser `Origin` other than the service's own (or one in the allow-list)
+//! gets `403` before the upgrade. The viewer gets a snapshot (finals and current partials) or,
+//! with `?since_seq=N`, every message after `N`, then the live messages; none is sent twice.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use scribe_core::{ErrorCode, MeetingId};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{refuse, ws_error};
+use crate::app::AppState;
+use crate::auth;
+use crate::error::ApiError;
+use crate::hub::{Frame, MeetingFeed, Subscription};
+use crate::metrics::Gauge;
+
+/// Largest message a viewer may send (viewers only answer pings and close).
+const MAX_VIEWER_MESSAGE: usize = 4096;
+
+/// The upgrade handler.
+pub async fn handler(
+    State(app): State<AppState>,
+    Path(meeting): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !origin_allowed(&headers, &app.config.allowed_origins) {
+        tracing::info!("viewer socket refused: origin not allowed");
+        return ApiError::new(ErrorCode::Forbidden, "origin not allowed").into_response();
+    }
+    let send_timeout = app.config.ws.send_timeout;
+    let opened = open(&app, &meeting, &query, &headers).await;
+    ws.max_message_size(MAX_VIEWER_MESSAGE)
+        .on_upgrade(move |mut socket| async move {
+            match opened {
+                Ok((feed, since)) => run(app, socket, feed, since).await,
+                Err(err) => {
+                    app.counters.refused_total.fetch_add(1, Ordering::Relaxed);
+                    refuse(&mut socket, &err, send_timeout).await;
+                }
+            }
+        })
+}
+
+/// A request without `Origin` is a non-browser client; a browser must come from the page's own
+/// origin (scheme-less comparison with `Host`) or an allowed one.
+pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
+async fn open(
+    app: &AppState,
+    meeting: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<(std::sync::Arc<MeetingFeed>, Option<u64>), ApiError> {
+    let meeting: MeetingId = meeting.parse().map_err(|_| ApiError::not_found())?;
+    let principal = auth::viewer(app, query, headers, meeting)?;
+    auth::readable_meeting(app, &principal, meeting).await?;
+    let since = match query.get("since_seq") {
+        None => None,
+        Some(raw) => Some(raw.parse::<u64>().map_err(|_| {
+            ws_error(
+                ErrorCode::BadRequest,
+                "since_seq must be a non-negative whole number",
+            )
+        })?),
+    };
+    let feed = super::bot::feed_for(app, &principal.scope(), meeting).await?;
+    Ok((feed, since))
+}
+
+async fn run(
+    app: AppState,
+    mut socket: WebSocket,
+    feed: std::sync::Arc<MeetingFeed>,
+    since: Option<u64>,
+) {
+    let _gauge = Gauge::enter(
+        &app.counters.viewer_sessions,
+        &app.counters.viewer_sessions_total,
+    );
+    let limits = app.config.ws.clone();
+    let Subscription {
+        initial,
+        seq,
+        mut live,
+    } = feed.subscribe(since).await;
+    let mut last = seq;
+    for frame in &initial {
+        if !send(&mut socket, frame, limits.send_timeout).await {
+            return;
+        }
+    }
+    if let Some(f) = initial.last() {
+        last = last.max(f.seq);
+    }
+    let mut ping = tokio::time::interval(limits.ping_interval);
+    ping.tick().await;
+    let mut last_pong = Instant::now();
+    loop {
+        tokio::select! {
+            got = live.recv() => match got {
+                Ok(frame) => {
+                    if frame.seq <= last {
+                        continue;
+                    }
+                    last = frame.seq;
+                    if !send(&mut socket, &frame, limits.send_timeout).await {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    // Too slow for the live channel: resume from what was sent, like a
+                    // reconnect with since_seq, without the viewer noticing.
+                    let again = feed.subscribe(Some(last)).await;
+                    live = again.live;
+                    for frame in again.initial {
+                        if frame.seq > last {
+                            last = frame.seq;
+                            if !send(&mut socket, &frame, limits.send_timeout).await {
+                                return;
+                            }
+                        }
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            },
+            msg = socket.recv() => match msg {
+                Some(Ok(Message::Pong(_))) => last_pong = Instant::now(),
+                Some(Ok(Message::Ping(_))) => {}
+                Some(Ok(Message::Text(_) | Message::Binary(_))) => {
+                    // Viewers have nothing to say; ignore, the size limit bounds it.
+                }
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+            },
+            _ = ping.tick() => {
+                if last_pong.elapsed() > limits.ping_interval + limits.pong_timeout {
+                    return;
+                }
+                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn send(socket: &mut WebSocket, frame: &Frame, timeout: std::time::Duration) -> bool {
+    matches!(
+        tokio::time::timeout(
+            timeout,
+            socket.send(Message::Text(frame.json.as_ref().into()))
+        )
+        .await,
+        Ok(Ok(()))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn origin_must_match_the_host_or_the_allow_list() {
+        let mut h = HeaderMap::new();
+        assert!(origin_allowed(&h, &[]), "no Origin: not a browser");
+        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
+        assert!(origin_allowed(&h, &[]));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://evil.example"),
+        );
+        assert!(!origin_allowed(&h, &[]));
+        assert!(origin_allowed(&h, &["http://evil.example".to_owned()]));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(!origin_allowed(&h, &[]));
+    }
+}

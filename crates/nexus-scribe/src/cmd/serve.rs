@@ -1,0 +1,95 @@
+//! `serve`: the service on embedded defaults (PROTOCOL.md §5) — secrets from the environment or
+//! generated into `<data_dir>/secrets`, the embedded store in `<data_dir>`, the default model
+//! (fetched on first start), HTTP on 127.0.0.1:8080. Logs `listening on ADDR` when ready.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use scribe_auth::{JwtKeys, PasswordHasher, SystemClock, TicketStore, TokenConfig, TokenService};
+use scribe_secrets::SecretName;
+use speech_engine::scheduler::ShutdownMode;
+use speech_engine::{Scheduler, WhisperEngine};
+
+use crate::config::Config;
+
+/// How long shutdown lets queued decodes finish.
+const DRAIN: Duration = Duration::from_secs(5);
+
+pub async fn run(config: &Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let secrets = super::load_secrets(config)?;
+    let store = super::open_store(config).await?;
+
+    let model_path = super::models::ensure_default_model(config)?;
+    let engine = Arc::new(
+        WhisperEngine::load(&model_path)
+            .with_context(|| format!("cannot load the model {}", model_path.display()))?,
+    );
+    let scheduler = Arc::new(Scheduler::new(engine, config.scheduler_config())?);
+
+    let clock = Arc::new(SystemClock);
+    let keys = JwtKeys::new(
+        secrets.get(SecretName::JwtSecret)?,
+        secrets.previous(SecretName::JwtSecret),
+    )?;
+    let tokens = Arc::new(TokenService::new(
+        keys,
+        TokenConfig::default(),
+        clock.clone(),
+    ));
+    let tickets = Arc::new(TicketStore::new(clock));
+    let hasher = Arc::new(PasswordHasher::new()?);
+    let bot_key_secret = secrets.get(SecretName::BotKeySecret)?.clone();
+
+    let state = gateway::AppState::new(gateway::Parts {
+        store,
+        scheduler: Arc::clone(&scheduler),
+        tokens,
+        tickets,
+        hasher,
+        bot_key_secret,
+        config: gateway::GatewayConfig {
+            ws: config.ws_limits(),
+            stream: config.stream_config(),
+            language: config.engine.language.clone(),
+            allowed_origins: config.server.allowed_origins.clone(),
+        },
+    });
+    let addr = match listen {
+        Some(a) => a,
+        None => SocketAddr::new(
+            config.server.host.parse().context("server.host")?,
+            config.server.port,
+        ),
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    gateway::serve(listener, gateway::router(state), shutdown_signal()).await?;
+    tracing::info!("shutting down: finishing queued decodes");
+    tokio::task::spawn_blocking(move || scheduler.shutdown(ShutdownMode::Drain(DRAIN))).await?;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

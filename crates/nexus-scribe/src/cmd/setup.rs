@@ -1,0 +1,181 @@
+//! Set-up commands (PROTOCOL.md §5): `admin create`, `bots create`, `meetings create`. They
+//! open the same data folder as `serve` (the embedded store takes concurrent writers, so they
+//! work while a server runs) and print one JSON object on stdout for scripts.
+
+use std::io::Read as _;
+
+use anyhow::{bail, Context as _};
+use scribe_auth::{
+    derive_bot_key, ExposeSecret, PasswordContext, PasswordHasher, PasswordPolicy, Role,
+    SecretString,
+};
+use scribe_core::{OrgId, OrgScope};
+use scribe_secrets::SecretName;
+use transcript_storage::{NewMeeting, NewUser, Organisation, Store, StoreError};
+
+use crate::config::Config;
+
+/// Longest password read from stdin.
+const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// `admin create --email E [--org NAME]`: the password comes from stdin (first line).
+pub async fn admin_create(config: &Config, email: &str, org: Option<&str>) -> anyhow::Result<()> {
+    let email = email.trim();
+    if !looks_like_email(email) {
+        bail!("--email {email:?} is not an email address");
+    }
+    let password = read_password()?;
+    let org_name = org.unwrap_or("default");
+    PasswordPolicy::default()
+        .check(
+            &password,
+            &PasswordContext {
+                email: Some(email),
+                other: &[org_name],
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("password refused: {e}"))?;
+    let store = super::open_store(config).await?;
+    let org = match store.find_organisation_by_name(org_name).await? {
+        Some(o) => o,
+        None => store
+            .create_organisation(org_name)
+            .await
+            .with_context(|| format!("cannot create organisation {org_name:?}"))?,
+    };
+    let hash =
+        tokio::task::spawn_blocking(move || PasswordHasher::new().and_then(|h| h.hash(&password)))
+            .await??;
+    let user = store
+        .create_user(
+            &OrgScope::for_org(org.id),
+            NewUser {
+                email: email.to_owned(),
+                password_hash: hash.into_string(),
+                role: Role::Admin.as_str().to_owned(),
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => {
+                anyhow::anyhow!("a user with email {email:?} already exists")
+            }
+            other => anyhow::Error::new(other).context("cannot create the user"),
+        })?;
+    println!(
+        "{}",
+        serde_json::json!({ "user_id": user.id.to_string(), "org_id": org.id.to_string() })
+    );
+    Ok(())
+}
+
+/// `bots create --org ORG --name N`: prints the bot id and its API key (shown only now).
+pub async fn bot_create(config: &Config, org: &str, name: &str) -> anyhow::Result<()> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        bail!("--name must be 1 to 200 characters");
+    }
+    let store = super::open_store(config).await?;
+    let org = find_org(&*store, org).await?;
+    let secrets = super::load_secrets(config)?;
+    let secret = secrets.get(SecretName::BotKeySecret)?;
+    let bot = store.create_bot(&OrgScope::for_org(org.id), name).await?;
+    let key: SecretString = derive_bot_key(secret, bot.id);
+    println!(
+        "{}",
+        serde_json::json!({ "bot_id": bot.id.to_string(), "api_key": key.expose_secret() })
+    );
+    Ok(())
+}
+
+/// `meetings create --org ORG --title T`.
+pub async fn meeting_create(config: &Config, org: &str, title: &str) -> anyhow::Result<()> {
+    let title = title.trim();
+    if title.is_empty() || title.chars().count() > 300 {
+        bail!("--title must be 1 to 300 characters");
+    }
+    let store = super::open_store(config).await?;
+    let org = find_org(&*store, org).await?;
+    let meeting = store
+        .create_meeting(
+            &OrgScope::for_org(org.id),
+            NewMeeting {
+                title: title.to_owned(),
+                created_by: None,
+            },
+        )
+        .await?;
+    println!(
+        "{}",
+        serde_json::json!({ "meeting_id": meeting.id.to_string() })
+    );
+    Ok(())
+}
+
+/// An organisation by id or name.
+async fn find_org(store: &dyn Store, org: &str) -> anyhow::Result<Organisation> {
+    if let Ok(id) = org.parse::<OrgId>() {
+        return match store.get_organisation(id).await {
+            Ok(o) => Ok(o),
+            Err(StoreError::NotFound) => bail!("no organisation with id {org}"),
+            Err(e) => Err(e.into()),
+        };
+    }
+    store.find_organisation_by_name(org).await?.ok_or_else(|| {
+        anyhow::anyhow!("no organisation named {org:?} (create one with `admin create --org`)")
+    })
+}
+
+fn looks_like_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && s.len() <= 320
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// The first line of stdin, without its line ending.
+fn read_password() -> anyhow::Result<SecretString> {
+    let mut raw = Vec::new();
+    std::io::stdin()
+        .take(MAX_PASSWORD_BYTES as u64 + 2)
+        .read_to_end(&mut raw)
+        .context("cannot read the password from stdin")?;
+    let line_end = raw.iter().position(|&b| b == b'\n').unwrap_or(raw.len());
+    raw.truncate(line_end);
+    if raw.last() == Some(&b'\r') {
+        raw.pop();
+    }
+    if raw.is_empty() {
+        bail!("no password on stdin (pipe it in: `printf '%s\\n' \"$PASSWORD\" | nexus-scribe admin create …`)");
+    }
+    if raw.len() > MAX_PASSWORD_BYTES {
+        bail!("password longer than {MAX_PASSWORD_BYTES} bytes");
+    }
+    let text = String::from_utf8(raw).map_err(|_| anyhow::anyhow!("the password is not UTF-8"))?;
+    Ok(SecretString::from(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_checked_for_shape() {
+        assert!(looks_like_email("ada@example.org"));
+        for bad in [
+            "",
+            "ada",
+            "@example.org",
+            "ada@example",
+            "ada@.org",
+            "a da@example.org",
+        ] {
+            assert!(!looks_like_email(bad), "{bad}");
+        }
+    }
+}
