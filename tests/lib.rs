@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+pub mod server;
+
 /// The `nexus-scribe` binary under test: `$NEXUS_SCRIBE_BIN`, else the one built next to
 /// this test executable (`cargo build --workspace --bins` puts it there).
 pub fn bin() -> PathBuf {

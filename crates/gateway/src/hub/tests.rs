@@ -248,7 +248,10 @@ async fn the_store_assigns_seqs_and_a_retried_final_is_not_sent_twice() {
     // Another node took seqs 8..=9: the store answers 10 and the feed follows it.
     let frame = f
         .publish(seg("s", "a", true, "x"), |m| async move {
-            assert_eq!(m.seq, 8, "the feed proposes the next seq after the stored one");
+            assert_eq!(
+                m.seq, 8,
+                "the feed proposes the next seq after the stored one"
+            );
             Ok::<_, String>(10)
         })
         .await
