@@ -50,7 +50,13 @@ pub async fn handler(
     ws: WebSocketUpgrade,
 ) -> Response {
     let limits = app.config.ws.clone();
-    let max = limits.max_binary_bytes.max(limits.max_text_bytes);
+    // The socket layer allows twice the configured sizes so that an oversize message is read
+    // and answered with 4008 and a message naming the limit; beyond that the read itself fails
+    // (and is answered the same way when the connection still allows it).
+    let max = limits
+        .max_binary_bytes
+        .max(limits.max_text_bytes)
+        .saturating_mul(2);
     let opened = open(&app, &meeting, &query, &headers).await;
     ws.max_message_size(max)
         .max_frame_size(max)
@@ -283,6 +289,19 @@ fn admit_error(e: &AdmitError) -> ApiError {
     }
 }
 
+fn oversize(kind: &str, limit: usize) -> ApiError {
+    ws_error(
+        ErrorCode::PolicyViolation,
+        format!("{kind} message larger than the {limit}-byte limit"),
+    )
+}
+
+/// A read that failed because a message exceeded the socket layer's size limit.
+fn is_too_long(e: &axum::Error) -> bool {
+    let text = e.to_string();
+    text.contains("Space limit exceeded") || text.contains("too long") || text.contains("too big")
+}
+
 /// Why a session loop stopped.
 enum Exit {
     /// CloseStream handled: everything final, closing metadata sent.
@@ -420,6 +439,8 @@ impl Session {
                                         self.limits.binary_per_sec
                                     ),
                                 )))
+                            } else if bytes.len() > self.limits.max_binary_bytes {
+                                Err(Exit::Refused(oversize("binary", self.limits.max_binary_bytes)))
                             } else if closing {
                                 Ok(()) // audio after CloseStream is ignored
                             } else {
@@ -456,13 +477,7 @@ impl Session {
                                     ),
                                 )))
                             } else if text.len() > self.limits.max_text_bytes {
-                                Err(Exit::Refused(ws_error(
-                                    ErrorCode::PolicyViolation,
-                                    format!(
-                                        "text message larger than {} bytes",
-                                        self.limits.max_text_bytes
-                                    ),
-                                )))
+                                Err(Exit::Refused(oversize("text", self.limits.max_text_bytes)))
                             } else {
                                 match BotControl::parse(text.as_str()) {
                                     Err(e) => Err(Exit::Refused(ws_error(
@@ -492,6 +507,10 @@ impl Session {
                             Ok(())
                         }
                         Some(Ok(Message::Ping(_))) => Ok(()),
+                        Some(Err(e)) if is_too_long(&e) => Err(Exit::Refused(oversize(
+                            "WebSocket",
+                            self.limits.max_binary_bytes.max(self.limits.max_text_bytes),
+                        ))),
                         Some(Ok(Message::Close(_))) | Some(Err(_)) | None => Err(Exit::Gone),
                     }
                 }
@@ -643,63 +662,73 @@ impl Session {
         {
             tracing::error!(error = %e, stream_id = %self.stream.id, "saving the acknowledged audio failed");
         }
+        if !matches!(exit, Exit::Done) {
+            if let Some(counter) = self.partial.take() {
+                let empty = Segment {
+                    start_ms: 0,
+                    end_ms: 0,
+                    text: String::new(),
+                    words: Vec::new(),
+                };
+                let msg = self.segment_message(counter, false, &empty);
+                let _ = self.publish_partial(msg).await;
+            }
+        }
+        let Session {
+            app,
+            mut socket,
+            stream,
+            meeting,
+            driver,
+            finals,
+            limits,
+            ..
+        } = self;
+        let stream_id = stream.id;
         match exit {
             Exit::Done => {
-                if let Err(e) = self.app.store.close_stream(&scope, self.stream.id).await {
-                    tracing::error!(error = %e, stream_id = %self.stream.id, "closing the stream failed");
+                if let Err(e) = app.store.close_stream(&scope, stream_id).await {
+                    tracing::error!(error = %e, %stream_id, "closing the stream failed");
                 }
-                let last = MetadataMessage {
-                    meeting_id: self.meeting.to_string(),
-                    stream_id: self.stream.id.to_string(),
+                let last = ServerMessage::Metadata(MetadataMessage {
+                    meeting_id: meeting.to_string(),
+                    stream_id: stream_id.to_string(),
                     resume_token: None,
-                    duration_ms: self.driver.received_ms(),
+                    duration_ms: driver.received_ms(),
                     acked_audio_ms: committed,
-                    segments: self.finals,
-                };
-                if self.send_msg(&ServerMessage::Metadata(last)).await {
-                    let _ = tokio::time::timeout(
-                        self.limits.send_timeout,
-                        super::close(&mut self.socket, 1000, "stream closed"),
-                    )
-                    .await;
+                    segments: finals,
+                });
+                // Free the scheduler slot before the closing handshake.
+                driver.into_finished();
+                let sent = tokio::time::timeout(limits.send_timeout, async {
+                    socket.send(Message::Text(last.to_json().into())).await?;
+                    super::close(&mut socket, 1000, "stream closed").await
+                })
+                .await;
+                if matches!(sent, Ok(Ok(()))) {
+                    super::await_close(&mut socket).await;
                 }
-                tracing::info!(stream_id = %self.stream.id, finals = self.finals, "bot stream closed");
-                self.driver.into_finished();
-                return;
+                tracing::info!(%stream_id, finals, "bot stream closed");
             }
             Exit::Refused(err) => {
-                self.app
-                    .counters
-                    .refused_total
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::info!(stream_id = %self.stream.id, code = %err.code, "bot session refused");
-                refuse(&mut self.socket, &err, self.limits.send_timeout).await;
+                drop(driver);
+                app.counters.refused_total.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(%stream_id, code = %err.code, "bot session refused");
+                refuse(&mut socket, &err, limits.send_timeout).await;
             }
             Exit::Gone => {
-                tracing::info!(stream_id = %self.stream.id, "bot disconnected; stream can resume");
+                drop(driver);
+                tracing::info!(%stream_id, "bot disconnected; stream can resume");
             }
             Exit::TakenOver => {
-                tracing::info!(stream_id = %self.stream.id, "bot stream taken over by a resumed connection");
+                drop(driver);
+                tracing::info!(%stream_id, "bot stream taken over by a resumed connection");
                 let _ = tokio::time::timeout(
-                    self.limits.send_timeout,
-                    super::close(
-                        &mut self.socket,
-                        4008,
-                        "stream resumed on another connection",
-                    ),
+                    limits.send_timeout,
+                    super::close(&mut socket, 4008, "stream resumed on another connection"),
                 )
                 .await;
             }
-        }
-        if let Some(counter) = self.partial.take() {
-            let empty = Segment {
-                start_ms: 0,
-                end_ms: 0,
-                text: String::new(),
-                words: Vec::new(),
-            };
-            let msg = self.segment_message(counter, false, &empty);
-            let _ = self.publish_partial(msg).await;
         }
     }
 }

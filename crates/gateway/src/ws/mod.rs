@@ -20,16 +20,36 @@ use crate::error::ApiError;
 
 pub use ids::{segment_wire_id, wire_segment_counter};
 
-/// Sends `{"type":"error"}` naming the problem, then a close frame with the code's 4xxx value.
-/// Best effort: the peer may already be gone.
+/// How long a closing handshake waits for the peer's close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// Sends `{"type":"error"}` naming the problem, then a close frame with the code's 4xxx value,
+/// and waits briefly for the peer's close (reading, and discarding, what it still sends):
+/// closing the TCP connection with unread data would reset it and the peer might never see the
+/// close code. Best effort: the peer may already be gone.
 pub(crate) async fn refuse(socket: &mut WebSocket, err: &ApiError, send_timeout: Duration) {
     let msg = ServerMessage::Error(ErrorMessage {
         code: err.code.as_str().to_owned(),
         message: err.message.clone(),
     });
-    let _ = tokio::time::timeout(send_timeout, async {
+    let sent = tokio::time::timeout(send_timeout, async {
         socket.send(Message::Text(msg.to_json().into())).await?;
         close(socket, err.code.ws_close_code(), &err.message).await
+    })
+    .await;
+    if matches!(sent, Ok(Ok(()))) {
+        await_close(socket).await;
+    }
+}
+
+/// Reads until the peer's close frame, an error, or [`CLOSE_WAIT`].
+pub(crate) async fn await_close(socket: &mut WebSocket) {
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        while let Some(Ok(msg)) = socket.recv().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
     })
     .await;
 }
