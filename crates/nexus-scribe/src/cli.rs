@@ -37,6 +37,9 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Meeting bots: stream audio to a running service.
+    #[command(subcommand)]
+    Bot(crate::cmd::bot::BotCommand),
 }
 
 #[derive(Debug, Args)]

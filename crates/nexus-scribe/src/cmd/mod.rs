@@ -1,5 +1,6 @@
 //! One module per subcommand; this one loads the configuration and dispatches.
 
+pub(crate) mod bot;
 mod config_check;
 mod models;
 mod transcribe;
@@ -22,5 +23,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Transcribe(args) => transcribe::run(&config, args),
         Command::Models(cmd) => models::run(&config, cmd),
         Command::Config(ConfigCommand::Check) => config_check::run(&config),
+        Command::Bot(cmd) => bot::run(cmd, &process_env()),
     }
 }
