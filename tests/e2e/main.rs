@@ -1,4 +1,5 @@
 //! End-to-end tests of the assembled `nexus-scribe` binary, one module per area.
 
+mod bot;
 mod cli_config;
 mod transcribe;
