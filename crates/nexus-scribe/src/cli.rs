@@ -48,6 +48,9 @@ pub enum Command {
     /// Manage meetings.
     #[command(subcommand)]
     Meetings(MeetingsCommand),
+    /// Meeting bots: stream audio to a running service.
+    #[command(subcommand)]
+    Bot(crate::cmd::bot::BotCommand),
 }
 
 #[derive(Debug, Args)]

@@ -1,13 +1,17 @@
 //! Log set-up: lines to standard error, text or JSON. whisper.cpp's own messages are capped at
-//! `warn` whatever the filter says, because its debug output can echo decoded text.
+//! `warn` whatever the filter says, because its debug output can echo decoded text; tungstenite's
+//! at `info`, because its trace output prints a bot's handshake with the API key and resume token.
 
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, LoggingConfig};
 
+/// Caps for libraries whose verbose output can leak what must not be logged.
+const QUIET: &str = "whisper_rs=warn,tungstenite=info,tokio_tungstenite=info";
+
 pub fn init(cfg: &LoggingConfig) {
-    let filter = EnvFilter::try_new(format!("{},whisper_rs=warn", cfg.level))
-        .unwrap_or_else(|_| EnvFilter::new("info,whisper_rs=warn"));
+    let filter = EnvFilter::try_new(format!("{},{QUIET}", cfg.level))
+        .unwrap_or_else(|_| EnvFilter::new(format!("info,{QUIET}")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

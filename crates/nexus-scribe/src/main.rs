@@ -10,7 +10,19 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    // Usage errors exit 1 like other failures (clap's default, 2, means "server refused" for
+    // `bot stream`); --help and --version exit 0.
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     match cmd::run(cli) {
         Ok(code) => code,
         Err(err) => {

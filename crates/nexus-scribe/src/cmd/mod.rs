@@ -1,5 +1,6 @@
 //! One module per subcommand; this one loads the configuration and dispatches.
 
+pub(crate) mod bot;
 mod config_check;
 mod models;
 mod serve;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             block_on(setup::meeting_create(&config, &org, &title))??;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bot(cmd) => bot::run(cmd, &process_env()),
     }
 }
 
