@@ -81,8 +81,8 @@ fn identify(bytes: &[u8], path: &Path) -> Result<AudioFormat, DecodeError> {
     Ok(actual)
 }
 
-/// Why decoding failed, before the file name is attached.
-enum Problem {
+/// Why decoding failed, before the file name (or the stream) is attached.
+pub(crate) enum Problem {
     Truncated(String),
     Corrupt(String),
     UnsupportedCodec(String),
@@ -263,13 +263,18 @@ fn demux_and_decode(bytes: Vec<u8>, format: AudioFormat) -> Result<Vec<f32>, Pro
 }
 
 /// Collects decoded packets and resamples them as they come, so the full-rate audio is never held.
-struct Sink {
+/// Whole files take the output at the end ([`Sink::finish`]); streams take it after every packet
+/// ([`Sink::take_output`]).
+pub(crate) struct Sink {
     active: Option<Active>,
     output: Vec<f32>,
     /// Frames decoded so far (before the `limit` cut).
     frames: u64,
     /// The declared length; decoders may pad the last packet past it.
     limit: Option<u64>,
+    /// Frames kept back from the resampler (`trim_end`), interleaved in `held`.
+    hold: usize,
+    held: Vec<f32>,
 }
 
 /// Per-stream state, fixed by the first decoded packet.
@@ -280,17 +285,19 @@ struct Active {
 }
 
 impl Sink {
-    fn new(limit: Option<u64>) -> Self {
+    pub(crate) fn new(limit: Option<u64>) -> Self {
         Self {
             active: None,
             output: Vec::new(),
             frames: 0,
             limit,
+            hold: 0,
+            held: Vec::new(),
         }
     }
 
     /// Interleaves one decoded packet, cuts it at the declared length and resamples it.
-    fn add(&mut self, decoded: AudioBufferRef<'_>) -> Result<(), Problem> {
+    pub(crate) fn add(&mut self, decoded: AudioBufferRef<'_>) -> Result<(), Problem> {
         let spec = *decoded.spec();
         let frames = decoded.frames();
         if frames == 0 {
@@ -326,9 +333,42 @@ impl Sink {
             None => frames,
         };
         let samples = &active.interleaved.samples()[..keep * channels];
-        self.output.extend(active.resampler.push(samples));
+        if self.hold == 0 {
+            self.output.extend(active.resampler.push(samples));
+        } else {
+            self.held.extend_from_slice(samples);
+            let release = self.held.len().saturating_sub(self.hold * channels);
+            self.output
+                .extend(active.resampler.push(&self.held[..release]));
+            self.held.drain(..release);
+        }
         self.frames += frames as u64;
         Ok(())
+    }
+
+    /// From now on keeps the last `frames` decoded frames back from the resampler; whatever is
+    /// still held at [`Sink::flush`] is dropped. For a stream that learns its end padding only
+    /// after decoding has begun (an Ogg stream's last page, read without seeking).
+    pub(crate) fn trim_end(&mut self, frames: usize) {
+        self.hold = frames;
+    }
+
+    /// The 16 kHz output produced since the last call.
+    pub(crate) fn take_output(&mut self) -> Vec<f32> {
+        std::mem::take(&mut self.output)
+    }
+
+    /// Frames decoded so far, per channel, at the source rate.
+    pub(crate) fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Flushes the resampler at the end of a stream and returns the output not yet taken.
+    pub(crate) fn flush(&mut self) -> Vec<f32> {
+        if let Some(active) = self.active.as_mut() {
+            self.output.extend(active.resampler.finish());
+        }
+        self.take_output()
     }
 
     fn finish(mut self) -> Result<Vec<f32>, Problem> {
@@ -343,12 +383,16 @@ impl Sink {
     }
 }
 
-fn is_end_of_stream(e: &SymphoniaError) -> bool {
+pub(crate) fn is_end_of_stream(e: &SymphoniaError) -> bool {
     matches!(e, SymphoniaError::IoError(io) if io.kind() == ErrorKind::UnexpectedEof)
 }
 
 /// Maps an error from reading the container header.
-fn header_problem(e: SymphoniaError, format: AudioFormat, wav_tag: Option<u16>) -> Problem {
+pub(crate) fn header_problem(
+    e: SymphoniaError,
+    format: AudioFormat,
+    wav_tag: Option<u16>,
+) -> Problem {
     match (e, wav_tag) {
         (e, _) if is_end_of_stream(&e) => {
             Problem::Truncated(format!("the file ends inside the {format} header"))
@@ -366,7 +410,7 @@ fn header_problem(e: SymphoniaError, format: AudioFormat, wav_tag: Option<u16>) 
 }
 
 /// A readable name for a codec symphonia knows of but cannot decode here.
-fn codec_name(codec: CodecType) -> String {
+pub(crate) fn codec_name(codec: CodecType) -> String {
     let name = match codec {
         codecs::CODEC_TYPE_OPUS => "Opus",
         codecs::CODEC_TYPE_AAC => "AAC",

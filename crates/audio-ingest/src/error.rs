@@ -1,5 +1,6 @@
-//! The crate's errors: [`DecodeError`] for whole files (always names the file) and
-//! [`ParamsError`] for raw PCM whose rate, channel count or framing is unusable.
+//! The crate's errors: [`DecodeError`] for whole files (always names the file),
+//! [`StreamDecodeError`] for container streams arriving in pieces, and [`ParamsError`] for raw
+//! PCM whose rate, channel count or framing is unusable.
 
 use std::path::PathBuf;
 
@@ -129,4 +130,104 @@ pub enum ParamsError {
     /// The resampler library rejected its input (a bug here, not bad audio).
     #[error("resampler failed: {0}")]
     Resampler(String),
+}
+
+/// Why a container stream ([`ContainerStream`](crate::ContainerStream), `encoding=container`)
+/// cannot be decoded any further.
+///
+/// `Display` starts with `container stream:` and names the problem in plain words (and the byte
+/// offset, where one is known); it never contains audio samples or stream bytes. After an error
+/// the stream is dead: every later call returns the same error again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StreamDecodeError {
+    /// The first bytes are not audio. `looks_like` says what they resemble, e.g. "the first
+    /// bytes look like a text file".
+    #[error("container stream: not a supported audio format ({looks_like})")]
+    NotAudio { looks_like: String },
+
+    /// Audio or media in a container this crate does not stream (WebM, M4A, ...).
+    #[error(
+        "container stream: {format} is not supported for streaming (send WAV, FLAC, Ogg/Vorbis \
+         or MP3)"
+    )]
+    UnsupportedFormat { format: String },
+
+    /// The container is supported but the codec inside it is not (e.g. Opus in Ogg).
+    #[error("container stream: unsupported codec {codec} inside the {format} container")]
+    UnsupportedCodec { format: AudioFormat, codec: String },
+
+    /// The stream ended before enough bytes arrived to tell its format.
+    #[error("container stream: the stream ended after {bytes} bytes, before its format was recognisable")]
+    TooShort { bytes: u64 },
+
+    /// The stream ended inside its container header, before any audio could be decoded.
+    #[error("container stream: truncated {format} stream: {detail}")]
+    Truncated { format: AudioFormat, detail: String },
+
+    /// The container or a packet inside it is malformed; `detail` names the place.
+    #[error("container stream: corrupt {format} stream: {detail}")]
+    Corrupt { format: AudioFormat, detail: String },
+
+    /// The stream declares a sample rate or channel count outside what this crate accepts.
+    #[error("container stream: unusable {format} audio parameters: {problem}")]
+    BadParameters {
+        format: AudioFormat,
+        problem: ParamsError,
+    },
+
+    /// More than `limit` bytes arrived without any of them becoming audio (a huge header,
+    /// or data the decoder keeps skipping). Nothing past the limit is buffered.
+    #[error("container stream: more than {} buffered without decodable audio", ByteCount(*.limit))]
+    TooMuchBuffered { limit: u64 },
+
+    /// The decoder library panicked on this input; the panic was contained.
+    #[error("container stream: the {format} decoder failed on malformed data")]
+    DecoderPanicked { format: AudioFormat },
+
+    /// The decoder thread did not answer in time (a decoder bug, not bad audio). Its thread is
+    /// abandoned.
+    #[error("container stream: the decoder did not answer within {secs} s")]
+    Stalled { secs: u64 },
+
+    /// The decoder thread could not be started, or ended without saying why.
+    #[error("container stream: decoder thread failed: {cause}")]
+    Thread { cause: String },
+
+    /// [`push`](crate::ContainerStream::push) was called after
+    /// [`finish`](crate::ContainerStream::finish) (a bug in the caller).
+    #[error("container stream: bytes pushed after the stream was finished")]
+    AfterFinish,
+}
+
+impl StreamDecodeError {
+    /// The client-visible code for this error (the gateway maps it to WebSocket close codes).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::NotAudio { .. }
+            | Self::UnsupportedFormat { .. }
+            | Self::UnsupportedCodec { .. } => ErrorCode::UnsupportedMediaType,
+            Self::TooShort { .. }
+            | Self::Truncated { .. }
+            | Self::Corrupt { .. }
+            | Self::BadParameters { .. }
+            | Self::TooMuchBuffered { .. }
+            | Self::DecoderPanicked { .. } => ErrorCode::InvalidAudio,
+            Self::Stalled { .. } | Self::Thread { .. } | Self::AfterFinish => ErrorCode::Internal,
+        }
+    }
+}
+
+/// A byte count for messages: `16 MiB`, `64 KiB` or `1000 bytes`.
+struct ByteCount(u64);
+
+impl std::fmt::Display for ByteCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const KIB: u64 = 1024;
+        const MIB: u64 = 1024 * 1024;
+        match self.0 {
+            n if n >= MIB && n % MIB == 0 => write!(f, "{} MiB", n / MIB),
+            n if n >= KIB && n % KIB == 0 => write!(f, "{} KiB", n / KIB),
+            n => write!(f, "{n} bytes"),
+        }
+    }
 }

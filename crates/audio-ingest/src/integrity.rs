@@ -80,7 +80,7 @@ pub(crate) fn check_ogg(bytes: &[u8]) -> Result<(), Damage> {
 
 /// CRC-32 of an Ogg page (polynomial 0x04c11db7, not reflected, zero initial value), computed
 /// with the page's own checksum field taken as zero.
-fn ogg_crc(page: &[u8]) -> u32 {
+pub(crate) fn ogg_crc(page: &[u8]) -> u32 {
     const TABLE: [u32; 256] = {
         let mut table = [0u32; 256];
         let mut i = 0;

@@ -6,6 +6,9 @@
 //! - [`decode_file`] / [`decode_bytes`] turn a whole file into [`MonoAudio`], or a
 //!   [`DecodeError`] that names the file and the problem. Malformed input is an error, never a
 //!   panic and never silently shortened audio.
+//! - [`ContainerStream`] decodes one WAV/FLAC/Ogg/MP3 file arriving in pieces (a bot's
+//!   `encoding=container` stream) to 16 kHz mono as the bytes come, or a [`StreamDecodeError`];
+//!   see [`container`] for the design.
 //! - [`StreamResampler`] converts PCM arriving in chunks (live streams); [`to_mono_16k`] does a
 //!   whole buffer at once.
 //! - [`stream`] is the streaming core of live transcription: voice activity detection,
@@ -14,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod container;
 mod decode;
 mod error;
 mod integrity;
@@ -21,8 +25,9 @@ mod resample;
 mod sniff;
 pub mod stream;
 
+pub use container::{ContainerLimits, ContainerStream, SourceParams};
 pub use decode::{decode_bytes, decode_file};
-pub use error::{DecodeError, ParamsError};
+pub use error::{DecodeError, ParamsError, StreamDecodeError};
 pub use resample::{check_params, to_mono_16k, StreamResampler};
 pub use scribe_core::{MonoAudio, ENGINE_SAMPLE_RATE};
 pub use sniff::{sniff, AudioFormat};

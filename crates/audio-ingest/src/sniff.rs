@@ -141,6 +141,12 @@ fn looks_like_text(bytes: &[u8]) -> bool {
 
 /// The bytes after a leading ID3v2 tag, or `None` if there is no such tag.
 pub(crate) fn after_id3v2(bytes: &[u8]) -> Option<&[u8]> {
+    id3v2_len(bytes).map(|len| bytes.get(len..).unwrap_or_default())
+}
+
+/// The length of a leading ID3v2 tag (header, body and footer) as its header declares it, or
+/// `None` if the bytes do not start with a whole ID3v2 header. The tag itself may not all be there.
+pub(crate) fn id3v2_len(bytes: &[u8]) -> Option<usize> {
     if bytes.len() < 10 || &bytes[..3] != b"ID3" {
         return None;
     }
@@ -148,7 +154,7 @@ pub(crate) fn after_id3v2(bytes: &[u8]) -> Option<&[u8]> {
         .iter()
         .fold(0usize, |acc, &b| (acc << 7) | usize::from(b & 0x7f));
     let footer = if bytes[5] & 0x10 != 0 { 10 } else { 0 };
-    Some(bytes.get(10 + size + footer..).unwrap_or_default())
+    Some(10 + size + footer)
 }
 
 /// A parsed MPEG audio layer III frame header.
