@@ -531,3 +531,54 @@ async fn bad_input_gets_its_close_code_and_the_server_stays_up() {
     let log = server.log();
     assert!(!log.contains(&s.api_key), "bot key never logged");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encoding_container_takes_a_file_arriving_in_pieces() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = setup(dir.path(), "Library");
+    let server = Server::start(dir.path(), &[]);
+    let flac = std::fs::read(eval_dir().join("dev").join(CLIP)).expect("clip");
+
+    let mut bot = connect_bot(&server, &s, &s.meeting_id, "?encoding=container").await;
+    next_json(&mut bot).await.expect("metadata");
+    // The file's bytes at the pace its audio plays (9.7 s), in pieces of uneven size.
+    let duration_ms = 9_655u64;
+    let start = tokio::time::Instant::now();
+    let mut sent = 0usize;
+    let mut i = 0u64;
+    while sent < flac.len() {
+        let size = 1_500 + (i as usize * 7_919) % 4_000;
+        let end = (sent + size).min(flac.len());
+        let due = duration_ms * sent as u64 / flac.len() as u64;
+        tokio::time::sleep_until(start + Duration::from_millis(due)).await;
+        bot.send(Message::Binary(flac[sent..end].to_vec().into()))
+            .await
+            .expect("send");
+        sent = end;
+        i += 1;
+    }
+    bot.send(Message::Text(r#"{"type":"CloseStream"}"#.into()))
+        .await
+        .expect("close stream");
+    let finals = bot_until_closed(&mut bot).await;
+    let text: Vec<&str> = finals
+        .iter()
+        .map(|f| f["text"].as_str().expect("text"))
+        .collect();
+    let err = wer(&reference(CLIP), &text.join(" "));
+    assert!(err < 0.2, "WER {err:.3} from a FLAC stream");
+
+    // Bytes that are not audio: refused with a message naming the problem.
+    let mut bot = connect_bot(&server, &s, &s.meeting_id, "?encoding=container").await;
+    next_json(&mut bot).await.expect("metadata");
+    bot.send(Message::Binary(
+        b"This is a meeting agenda, not audio at all.\n"
+            .to_vec()
+            .into(),
+    ))
+    .await
+    .expect("send");
+    let (code, msg) = refused(&mut bot).await;
+    assert_eq!(code, Some(4008));
+    assert!(msg.contains("not a supported audio format"), "{msg}");
+}

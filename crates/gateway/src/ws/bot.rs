@@ -444,7 +444,7 @@ impl Session {
                             } else if closing {
                                 Ok(()) // audio after CloseStream is ignored
                             } else {
-                                match self.input.push(&bytes) {
+                                match self.input.push(bytes).await {
                                     Err(e) => Err(Exit::Refused(ws_error(ErrorCode::InvalidAudio, e))),
                                     Ok(samples) => {
                                         audio_samples += samples.len() as u64;
@@ -494,9 +494,16 @@ impl Session {
                                             Ok(())
                                         } else {
                                             closing = true;
-                                            let last = self.input.finish();
-                                            let update = self.driver.finish(&last, now);
-                                            self.emit(update).await
+                                            match self.input.finish().await {
+                                                Ok(last) => {
+                                                    let update = self.driver.finish(&last, now);
+                                                    self.emit(update).await
+                                                }
+                                                Err(e) => Err(Exit::Refused(ws_error(
+                                                    ErrorCode::InvalidAudio,
+                                                    e,
+                                                ))),
+                                            }
                                         }
                                     }
                                 }

@@ -7,7 +7,9 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use audio_ingest::stream::{RequestId, SessionStart};
-use audio_ingest::{StreamConfig, StreamResampler, StreamSession, Update};
+use audio_ingest::{
+    ContainerLimits, ContainerStream, StreamConfig, StreamResampler, StreamSession, Update,
+};
 use scribe_protocol::{AudioParams, Encoding};
 use speech_engine::scheduler::{streaming_options, JobResult};
 use speech_engine::{Job, JobKind, StreamHandle};
@@ -24,6 +26,10 @@ pub(crate) enum AudioInput {
         channels: usize,
         carry: Vec<u8>,
     },
+    /// Bytes of one WAV/FLAC/Ogg/MP3 file arriving in pieces. Its decoder runs on its own
+    /// thread and `push` waits for it, so the calls go through `spawn_blocking`. `None` only
+    /// while a call is running or after a failure.
+    Container(Option<Box<ContainerStream>>),
 }
 
 impl AudioInput {
@@ -39,22 +45,35 @@ impl AudioInput {
                     carry: Vec::new(),
                 })
             }
-            Encoding::Container => {
-                Err("encoding=container is not available on this server yet; send linear16".into())
-            }
+            Encoding::Container => Ok(Self::Container(Some(Box::new(ContainerStream::new(
+                ContainerLimits::default(),
+            ))))),
         }
     }
 
     /// New 16 kHz mono samples from `bytes`.
-    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<f32>, String> {
+    pub async fn push(&mut self, bytes: axum::body::Bytes) -> Result<Vec<f32>, String> {
         match self {
+            Self::Container(slot) => {
+                let mut stream = slot
+                    .take()
+                    .ok_or_else(|| "container stream: decoder unavailable".to_owned())?;
+                let (stream, result) = tokio::task::spawn_blocking(move || {
+                    let r = stream.push(&bytes);
+                    (stream, r)
+                })
+                .await
+                .map_err(|_| "container stream: decoder failed".to_owned())?;
+                *slot = Some(stream);
+                result.map_err(|e| e.to_string())
+            }
             Self::Linear16 {
                 resampler,
                 channels,
                 carry,
             } => {
                 let frame = 2 * *channels;
-                carry.extend_from_slice(bytes);
+                carry.extend_from_slice(&bytes);
                 let whole = carry.len() - carry.len() % frame;
                 let interleaved: Vec<f32> = carry[..whole]
                     .chunks_exact(2)
@@ -66,10 +85,23 @@ impl AudioInput {
         }
     }
 
-    /// The samples still inside the resampler at the end of the stream.
-    pub fn finish(&mut self) -> Vec<f32> {
+    /// The samples still inside the decoder and resampler at the end of the stream.
+    pub async fn finish(&mut self) -> Result<Vec<f32>, String> {
         match self {
-            Self::Linear16 { resampler, .. } => resampler.finish(),
+            Self::Linear16 { resampler, .. } => Ok(resampler.finish()),
+            Self::Container(slot) => {
+                let Some(mut stream) = slot.take() else {
+                    return Ok(Vec::new());
+                };
+                let (stream, result) = tokio::task::spawn_blocking(move || {
+                    let r = stream.finish();
+                    (stream, r)
+                })
+                .await
+                .map_err(|_| "container stream: decoder failed".to_owned())?;
+                *slot = Some(stream);
+                result.map_err(|e| e.to_string())
+            }
         }
     }
 }
