@@ -186,6 +186,21 @@ impl Server {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// SIGTERM (a graceful stop) and waits up to `wait` for the process to exit; true if it did.
+    pub fn terminate(&mut self, wait: Duration) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
     /// SIGKILL, as a crash would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

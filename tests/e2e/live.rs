@@ -582,3 +582,65 @@ async fn encoding_container_takes_a_file_arriving_in_pieces() {
     assert_eq!(code, Some(4008));
     assert!(msg.contains("not a supported audio format"), "{msg}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_closes_bots_with_1012_and_they_resume_on_the_new_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = setup(dir.path(), "Ward");
+    let mut server = Server::start(dir.path(), &[]);
+    let audio = pcm(CLIP);
+
+    let mut bot = connect_bot(&server, &s, &s.meeting_id, "").await;
+    let first = next_json(&mut bot).await.expect("metadata");
+    let token = first["resume_token"].as_str().expect("token").to_owned();
+    stream_audio(&mut bot, &audio, 0, Some(5_000)).await;
+    let mut before = Vec::new();
+    // Graceful stop while the bot is connected: it is told 1012 (restart), not dropped.
+    let stopper = tokio::task::spawn_blocking(move || {
+        let stopped = server.terminate(Duration::from_secs(20));
+        (server, stopped)
+    });
+    let code = loop {
+        match next_json(&mut bot).await {
+            Ok(v) if v["type"] == "segment" && v["is_final"] == true => before.push(v),
+            Ok(_) => {}
+            Err(code) => break code,
+        }
+    };
+    assert_eq!(code, Some(1012), "told to resume after the restart");
+    let (old, stopped) = stopper.await.expect("stopper");
+    assert!(stopped, "server stopped within 20 s:\n{}", old.log());
+    drop(old);
+
+    let server = Server::start(dir.path(), &[]);
+    let mut bot = connect_bot(
+        &server,
+        &s,
+        &s.meeting_id,
+        &format!("?resume_token={token}"),
+    )
+    .await;
+    let meta = next_json(&mut bot).await.expect("metadata after restart");
+    assert_eq!(meta["stream_id"], first["stream_id"]);
+    let acked = meta["acked_audio_ms"].as_u64().expect("acked");
+    assert!(acked > 0, "the old server saved the position");
+    stream_audio(&mut bot, &audio, (acked as usize) * 32, None).await;
+    bot.send(Message::Text(r#"{"type":"CloseStream"}"#.into()))
+        .await
+        .expect("close stream");
+    let (after, _) = bot_until_closed_meta(&mut bot).await;
+    let text: Vec<&str> = before
+        .iter()
+        .chain(&after)
+        .map(|f| f["text"].as_str().expect("text"))
+        .collect();
+    let err = wer(&reference(CLIP), &text.join(" "));
+    assert!(err < 0.2, "WER {err:.3} across the restart");
+
+    // The stored transcript, seen by a new viewer, is exactly what the bot received.
+    let token = login(&server, &s.admin_email);
+    let late = connect_viewer(&server, &token, &s.meeting_id, "").await;
+    let late = watch(late, fired()).await;
+    let got: Vec<&str> = late.finals.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(got, text);
+}

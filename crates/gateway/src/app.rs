@@ -30,6 +30,10 @@ pub struct AppState {
     /// Bot streams connected to this process, for takeover on resume and shutdown.
     pub active: Arc<ActiveStreams>,
     pub counters: Arc<metrics::Counters>,
+    /// Set once when the server begins shutting down: live sessions close with 1012 (bots
+    /// resume elsewhere or after the restart; finals are already stored).
+    pub shutting_down: tokio::sync::watch::Receiver<bool>,
+    shutdown_tx: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// The collaborators an [`AppState`] is built from.
@@ -45,6 +49,7 @@ pub struct Parts {
 
 impl AppState {
     pub fn new(parts: Parts) -> Self {
+        let (tx, rx) = tokio::sync::watch::channel(false);
         Self {
             hub: Arc::new(Hub::default()),
             store: parts.store,
@@ -56,6 +61,18 @@ impl AppState {
             config: Arc::new(parts.config),
             active: Arc::new(ActiveStreams::default()),
             counters: Arc::new(metrics::Counters::default()),
+            shutting_down: rx,
+            shutdown_tx: Arc::new(tx),
+        }
+    }
+
+    /// Tells every live session to close (1012) and waits up to `wait` for the bot sessions to
+    /// have saved their position.
+    pub async fn close_live_sessions(&self, wait: std::time::Duration) {
+        let _ = self.shutdown_tx.send(true);
+        let deadline = tokio::time::Instant::now() + wait;
+        while !self.active.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 }

@@ -29,7 +29,7 @@ use speech_engine::{AdmitError, StreamHandle};
 use transcript_storage::{NewFinal, NewStream, ResumeTokenHash, StoreError, Stream};
 
 use super::driver::{AudioInput, Driver};
-use super::{refuse, ws_error, ActiveGuard, RateBucket};
+use super::{refuse, stopping, ws_error, ActiveGuard, RateBucket};
 use crate::app::AppState;
 use crate::auth::{self, internal};
 use crate::error::ApiError;
@@ -310,6 +310,8 @@ enum Exit {
     Gone,
     /// A newer connection resumed the stream.
     TakenOver,
+    /// The server is shutting down: close 1012 so the bot resumes after the restart.
+    Restart,
     /// The server closes the session with this error.
     Refused(ApiError),
 }
@@ -416,12 +418,14 @@ impl Session {
         let mut ping = tokio::time::interval(self.limits.ping_interval);
         ping.tick().await;
         let mut last_pong = Instant::now();
+        let mut shutting_down = self.app.shutting_down.clone();
         let mut audio_samples: u64 = 0;
         let mut closing = false;
         loop {
             let step = tokio::select! {
                 biased;
                 () = guard.stop.notified() => Err(Exit::TakenOver),
+                () = stopping(&mut shutting_down) => Err(Exit::Restart),
                 Some((id, result)) = results.recv() => {
                     let update = self.driver.on_result(id, &result);
                     self.emit(update).await
@@ -726,6 +730,22 @@ impl Session {
             Exit::Gone => {
                 drop(driver);
                 tracing::info!(%stream_id, "bot disconnected; stream can resume");
+            }
+            Exit::Restart => {
+                drop(driver);
+                tracing::info!(%stream_id, "server shutting down; the bot can resume");
+                let sent = tokio::time::timeout(
+                    limits.send_timeout,
+                    super::close(
+                        &mut socket,
+                        1012,
+                        "server restarting; resume with your token",
+                    ),
+                )
+                .await;
+                if matches!(sent, Ok(Ok(()))) {
+                    super::await_close(&mut socket).await;
+                }
             }
             Exit::TakenOver => {
                 drop(driver);

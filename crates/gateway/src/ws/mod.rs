@@ -20,6 +20,14 @@ use crate::error::ApiError;
 
 pub use ids::{segment_wire_id, wire_segment_counter};
 
+/// Resolves once the server is shutting down.
+pub(crate) async fn stopping(flag: &mut watch::Receiver<bool>) {
+    if flag.wait_for(|s| *s).await.is_err() {
+        // The state (and its sender) is gone: nothing will ever say stop.
+        std::future::pending::<()>().await;
+    }
+}
+
 /// How long a closing handshake waits for the peer's close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use scribe_core::{ErrorCode, MeetingId};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{refuse, ws_error};
+use super::{refuse, stopping, ws_error};
 use crate::app::AppState;
 use crate::auth;
 use crate::error::ApiError;
@@ -119,8 +119,17 @@ async fn run(
     let mut ping = tokio::time::interval(limits.ping_interval);
     ping.tick().await;
     let mut last_pong = Instant::now();
+    let mut shutting_down = app.shutting_down.clone();
     loop {
         tokio::select! {
+            () = stopping(&mut shutting_down) => {
+                let _ = tokio::time::timeout(
+                    limits.send_timeout,
+                    super::close(&mut socket, 1012, "server restarting; reconnect with since_seq"),
+                )
+                .await;
+                return;
+            }
             got = live.recv() => match got {
                 Ok(frame) => {
                     if frame.seq <= last {

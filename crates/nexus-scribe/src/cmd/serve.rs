@@ -66,7 +66,13 @@ pub async fn run(config: &Config, listen: Option<SocketAddr>) -> anyhow::Result<
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    gateway::serve(listener, gateway::router(state), shutdown_signal()).await?;
+    let live = state.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: closing live sessions (1012, bots resume)");
+        live.close_live_sessions(DRAIN).await;
+    };
+    gateway::serve(listener, gateway::router(state), shutdown).await?;
     tracing::info!("shutting down: finishing queued decodes");
     tokio::task::spawn_blocking(move || scheduler.shutdown(ShutdownMode::Drain(DRAIN))).await?;
     Ok(())
