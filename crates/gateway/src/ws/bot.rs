@@ -101,7 +101,10 @@ async fn open(
         .map_err(|e| ws_error(ErrorCode::BadRequest, e.to_string()))?;
     let input = AudioInput::new(&params).map_err(|e| ws_error(ErrorCode::BadRequest, e))?;
     let (stream, resume_token) = match query.get("resume_token") {
-        Some(token) => (find_resumable(app, &scope, meeting, token).await?, None),
+        Some(token) => (
+            find_resumable(app, &scope, meeting, principal.bot_id(), token).await?,
+            None,
+        ),
         None => {
             let (token, hash) = issue_resume_token().map_err(|e| internal("resume token", &e))?;
             let stream = app
@@ -162,10 +165,12 @@ async fn open(
     })
 }
 
+/// The open stream of `meeting` that `token` resumes; only the bot that opened it may.
 async fn find_resumable(
     app: &AppState,
     scope: &OrgScope,
     meeting: MeetingId,
+    bot: Option<scribe_core::BotId>,
     token: &str,
 ) -> Result<Stream, ApiError> {
     let unknown = || ws_error(ErrorCode::NotFound, "no stream for this resume token");
@@ -175,7 +180,7 @@ async fn find_resumable(
         .find_stream_by_token(scope, &ResumeTokenHash(hash))
         .await
         .map_err(|e| store_error("stream lookup", e))?
-        .filter(|s| s.meeting_id == meeting)
+        .filter(|s| s.meeting_id == meeting && s.bot_id == bot)
         .ok_or_else(unknown)?;
     if stream.is_closed() {
         return Err(ws_error(
