@@ -3,4 +3,5 @@
 mod bot;
 mod cli_config;
 mod live;
+mod live_page;
 mod transcribe;

@@ -1,62 +1,112 @@
-// Sign-in and meeting list. Runs under a strict CSP (no inline script); text goes in via
-// textContent only.
+// Sign-in and meeting list. Runs under a strict CSP (no inline script or style, no eval); text
+// from the server goes in via textContent only. The access token lives in sessionStorage: it is
+// gone when the tab closes.
 "use strict";
 
 const loginForm = document.getElementById("login");
 const loginError = document.getElementById("login-error");
 const meetings = document.getElementById("meetings");
 const list = document.getElementById("meeting-list");
+const noMeetings = document.getElementById("no-meetings");
+const meetingsError = document.getElementById("meetings-error");
+const signOut = document.getElementById("sign-out");
 
 function token() {
   return sessionStorage.getItem("access_token");
 }
 
+// Only a live page of this site is a place to go back to after sign-in.
+function nextPage() {
+  const next = new URLSearchParams(location.search).get("next");
+  return next && /^\/meetings\/[^/?#]+\/live$/.test(next) ? next : null;
+}
+
+function showLogin() {
+  meetings.hidden = true;
+  signOut.hidden = true;
+  loginForm.hidden = false;
+  loginForm.elements.email.focus();
+}
+
 async function showMeetings() {
-  const r = await fetch("/api/v1/meetings", { headers: { Authorization: "Bearer " + token() } });
+  meetingsError.textContent = "";
+  let r;
+  try {
+    r = await fetch("/api/v1/meetings", { headers: { Authorization: "Bearer " + token() } });
+  } catch (e) {
+    meetingsError.textContent = "Cannot reach the server.";
+    return;
+  }
   if (r.status === 401) {
     sessionStorage.removeItem("access_token");
     return showLogin();
   }
-  const body = await r.json();
+  const body = await r.json().catch(() => ({}));
+  loginForm.hidden = true;
+  meetings.hidden = false;
+  signOut.hidden = false;
   list.replaceChildren();
-  for (const m of body.meetings || []) {
+  if (!r.ok) {
+    meetingsError.textContent = (body.error && body.error.message) || "Could not load meetings.";
+    return;
+  }
+  const all = Array.isArray(body.meetings) ? body.meetings : [];
+  for (const m of all) {
     const li = document.createElement("li");
     const a = document.createElement("a");
     a.href = "/meetings/" + encodeURIComponent(m.meeting_id) + "/live";
     a.textContent = m.title || m.meeting_id;
     li.append(a);
+    if (m.created_at_ms) {
+      const when = document.createElement("time");
+      when.dateTime = new Date(m.created_at_ms).toISOString();
+      when.textContent = new Date(m.created_at_ms).toLocaleString();
+      li.append(" ", when);
+    }
     list.append(li);
   }
-  loginForm.hidden = true;
-  meetings.hidden = false;
-}
-
-function showLogin() {
-  meetings.hidden = true;
-  loginForm.hidden = false;
+  noMeetings.hidden = all.length > 0;
 }
 
 loginForm.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   loginError.textContent = "";
   const data = new FormData(loginForm);
-  const r = await fetch("/api/v1/auth/login", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ email: data.get("email"), password: data.get("password") }),
-  });
-  const body = await r.json().catch(() => ({}));
-  if (!r.ok || !body.access_token) {
-    loginError.textContent = (body.error && body.error.message) || "Sign-in failed";
+  const button = loginForm.querySelector("button");
+  button.disabled = true;
+  let r;
+  let body = {};
+  try {
+    r = await fetch("/api/v1/auth/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email: data.get("email"), password: data.get("password") }),
+    });
+    body = await r.json().catch(() => ({}));
+  } catch (e) {
+    loginError.textContent = "Cannot reach the server.";
+    return;
+  } finally {
+    button.disabled = false;
+  }
+  if (!r.ok || typeof body.access_token !== "string") {
+    loginError.textContent = (body.error && body.error.message) || "Sign-in failed.";
     return;
   }
   sessionStorage.setItem("access_token", body.access_token);
-  const next = new URLSearchParams(location.search).get("next");
-  if (next && next.startsWith("/meetings/")) {
+  loginForm.reset();
+  const next = nextPage();
+  if (next) {
     location.assign(next);
   } else {
     showMeetings();
   }
+});
+
+signOut.addEventListener("click", () => {
+  sessionStorage.removeItem("access_token");
+  list.replaceChildren();
+  showLogin();
 });
 
 if (token()) {

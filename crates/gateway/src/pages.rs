@@ -18,6 +18,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../assets/app.css"),
     ),
     (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("../assets/favicon.svg"),
+    ),
+    (
         "index.js",
         "text/javascript; charset=utf-8",
         include_str!("../assets/index.js"),
@@ -52,5 +57,59 @@ pub async fn asset(Path(name): Path<String>) -> Response {
         )
             .into_response(),
         None => ApiError::not_found().into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pages must work under `headers::CSP` and never turn transcript text into markup:
+    /// no HTML sinks or string evaluation in the scripts, no inline styles or handlers in the
+    /// pages. (The browser test checks the same at run time: no CSP violation.)
+    #[test]
+    fn assets_keep_to_the_csp_and_use_text_only_sinks() {
+        for (name, _, body) in ASSETS.iter().filter(|(n, _, _)| n.ends_with(".js")) {
+            for sink in [
+                "innerHTML",
+                "outerHTML",
+                "insertAdjacentHTML",
+                "document.write",
+                "eval(",
+                "new Function",
+                "setTimeout(\"",
+                "setAttribute(\"style\"",
+                "setAttribute(\"on",
+            ] {
+                assert!(!body.contains(sink), "{name} uses {sink}");
+            }
+        }
+        for (name, html) in [("index.html", INDEX_HTML), ("live.html", LIVE_HTML)] {
+            let lower = html.to_ascii_lowercase();
+            assert!(!lower.contains(" style="), "{name}: inline style");
+            assert!(!lower.contains("<style"), "{name}: inline style sheet");
+            assert!(!lower.contains("javascript:"), "{name}: javascript: URL");
+            for attr in lower.split(|c: char| c.is_whitespace()).skip(1) {
+                let is_handler = attr.starts_with("on")
+                    && attr
+                        .split_once('=')
+                        .is_some_and(|(n, _)| n.chars().all(|c| c.is_ascii_alphabetic()));
+                assert!(!is_handler, "{name}: inline handler {attr}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_pages_link_only_assets_that_exist() {
+        for html in [INDEX_HTML, LIVE_HTML] {
+            for (i, _) in html.match_indices("/assets/") {
+                let rest = &html[i + "/assets/".len()..];
+                let name = &rest[..rest.find('"').expect("quoted")];
+                assert!(
+                    ASSETS.iter().any(|(n, _, _)| *n == name),
+                    "/assets/{name} is linked but not served"
+                );
+            }
+        }
     }
 }
