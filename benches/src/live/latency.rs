@@ -191,8 +191,8 @@ pub fn align(a: &[String], b: &[String]) -> Vec<Option<usize>> {
     let (n, m) = (a.len(), b.len());
     let w = m + 1;
     let mut cost = vec![0u32; (n + 1) * w];
-    for j in 0..=m {
-        cost[j] = j as u32;
+    for (j, c) in cost.iter_mut().take(w).enumerate() {
+        *c = j as u32;
     }
     for i in 1..=n {
         cost[i * w] = i as u32;

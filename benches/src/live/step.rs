@@ -219,7 +219,7 @@ async fn sample(
         });
         last = Some((now, s));
         let (mut max_lag_s, mut queue_depth) = (None, None);
-        if n % SCRAPE_EVERY_SAMPLES == 0 {
+        if n.is_multiple_of(SCRAPE_EVERY_SAMPLES) {
             let res = super::http::request(addr, "GET", "/metrics", Some(&token), None).await;
             if let Ok(r) = res {
                 if r.status == 200 {
