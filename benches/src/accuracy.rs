@@ -286,7 +286,7 @@ pub fn run(opts: Options) -> anyhow::Result<()> {
 }
 
 /// `$CARGO_TARGET_DIR/release/nexus-scribe`, else `<root>/target/release/nexus-scribe`.
-fn default_nexus_bin(root: &Path) -> PathBuf {
+pub(crate) fn default_nexus_bin(root: &Path) -> PathBuf {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         let bin = PathBuf::from(dir).join("release/nexus-scribe");
         if bin.is_file() {
@@ -314,7 +314,7 @@ fn pick_ggml(model: &Path) -> anyhow::Result<PathBuf> {
         })
 }
 
-fn version_of(bin: &Path) -> String {
+pub(crate) fn version_of(bin: &Path) -> String {
     Command::new(bin)
         .arg("--version")
         .output()
@@ -338,12 +338,12 @@ fn warm_cache(setup: &Setup, engines: &[Engine]) {
     }
 }
 
-fn loadavg() -> String {
+pub(crate) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map_or_else(|_| "unknown".into(), |s| s.trim().to_owned())
 }
 
-fn cpu_model() -> Option<String> {
+pub(crate) fn cpu_model() -> Option<String> {
     let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
     info.lines()
         .find(|l| l.starts_with("model name"))

@@ -1,8 +1,10 @@
-//! Benchmark drivers for NexusScribe: accuracy (WER) and speed against faster-whisper.
+//! Benchmark drivers for NexusScribe: accuracy (WER) and speed against faster-whisper, and
+//! live-transcription latency and capacity.
 
 mod accuracy;
 mod engines;
 mod jsonl;
+mod live;
 mod manifest;
 mod measure;
 mod python;
@@ -27,6 +29,10 @@ enum Cmd {
     /// Word error rate, real-time factor and peak memory of nexus-scribe and faster-whisper on
     /// the same files, weights, beam size and thread count, in one run.
     Accuracy(accuracy::Options),
+    /// Live transcription: N bots streaming real speech at real-time pace, the latency of every
+    /// final word at a viewer, first partials, WER of the finals, server CPU and memory, and
+    /// the largest N that keeps p95 final-word latency within the limit (`--sweep`).
+    Live(live::Options),
     /// Run a command and report its wall time, CPU time and peak RSS as JSON.
     Measure {
         /// Write the report here instead of standard error.
@@ -41,6 +47,7 @@ enum Cmd {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Cmd::Accuracy(options) => accuracy::run(options).map(|()| ExitCode::SUCCESS),
+        Cmd::Live(options) => live::run(options).map(|()| ExitCode::SUCCESS),
         Cmd::Measure { report, command } => measure::run(report.as_deref(), &command),
     };
     match result {
