@@ -110,6 +110,8 @@ pub(crate) struct Task {
     pub stream: u64,
     pub queued: Queued,
     pub started_at: Instant,
+    /// No other stream is open: this job may use every worker's threads.
+    pub alone: bool,
 }
 
 /// What a worker reports about a job it ran.
@@ -234,10 +236,12 @@ impl State {
         self.queue_wait.observe(wait.as_secs_f64());
         self.recent_waits.record(now, wait);
         self.busy.change(now, true);
+        let alone = self.open_streams().count() <= 1;
         Some(Task {
             stream: key,
             queued,
             started_at: now,
+            alone,
         })
     }
 

@@ -43,10 +43,18 @@ fn run_one(shared: &Shared, index: usize, task: Task) {
         stream,
         queued,
         started_at,
+        alone,
     } = task;
     let job = queued.job;
     let mut options = job.options;
-    options.threads = shared.config.threads_per_worker;
+    // A stream has one job at a time, so while it is the only stream the other workers are
+    // idle and its decode may use all their threads (half the latency of one thread on two
+    // cores). A stream that opens meanwhile overlaps it for one decode at most.
+    options.threads = if alone && shared.config.share_idle_cores {
+        shared.config.workers * shared.config.threads_per_worker
+    } else {
+        shared.config.threads_per_worker
+    };
     options.temperature_fallback &= shared.config.temperature_fallback;
     let engine = &shared.engine;
     let result: JobResult = catch_unwind(AssertUnwindSafe(|| {

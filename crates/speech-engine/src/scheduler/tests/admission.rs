@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::fake::{config, final_, outcome, partial, start, submit, FakeEngine};
+use super::fake::{config, final_, outcome, partial, settled, start, submit, FakeEngine};
 use crate::scheduler::{AdmitError, CapacityReason, ManualClock};
 
 fn refused(r: Result<crate::StreamHandle, AdmitError>) -> Option<AdmitError> {
@@ -38,6 +38,7 @@ fn congestion_refuses_new_streams_until_it_has_passed() {
     assert_eq!(outcome(&ra), "job 1");
     assert_eq!(outcome(&rb), "job 2");
     assert_eq!(outcome(&submit(&a, final_(3))), "job 3");
+    settled(&sched);
     // The long wait is remembered for the congestion window, then forgotten.
     assert!(sched.admit("c").is_err());
     clock.advance(window + Duration::from_millis(1));
@@ -73,6 +74,7 @@ fn a_lagging_stream_refuses_new_ones() {
     );
     engine.release();
     assert_eq!(outcome(&ra), "job 1");
+    settled(&sched);
     assert_eq!(a.lag(), Duration::ZERO, "caught up");
     assert!(sched.admit("b").is_ok());
 }
@@ -129,5 +131,6 @@ fn lag_is_the_age_of_the_oldest_undecoded_audio() {
     assert!(m.streams[0].decoding);
     engine.release();
     assert_eq!(outcome(&r), "job 1");
+    settled(&sched);
     assert_eq!(a.lag(), Duration::ZERO);
 }

@@ -185,6 +185,21 @@ pub fn outcome(rx: &std::sync::mpsc::Receiver<JobResult>) -> String {
     }
 }
 
+/// Waits until no job is queued or running. A result is delivered just before its worker
+/// records the job as finished, so a test that reads lag or admits right after a result must
+/// let the scheduler catch up first.
+pub fn settled(sched: &Scheduler) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while std::time::Instant::now() < deadline {
+        let m = sched.metrics();
+        if m.in_flight == 0 && m.queue_depth == 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("the scheduler did not settle within {PATIENCE:?}");
+}
+
 pub fn is_superseded(rx: &std::sync::mpsc::Receiver<JobResult>) -> bool {
     matches!(rx.recv_timeout(PATIENCE), Ok(Err(EngineError::Superseded)))
 }
