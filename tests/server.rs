@@ -211,6 +211,13 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+        if std::thread::panicking() {
+            // A failing test shows what the server said (ids and codes only: no secrets or text).
+            eprintln!(
+                "--- server log ---\n{}--- end of server log ---",
+                self.log()
+            );
+        }
     }
 }
 

@@ -78,12 +78,19 @@ async fn next_json(ws: &mut Ws) -> Result<Value, Option<u16>> {
 /// Sends `audio` at real-time pace from `from_byte`, stopping after `stop_after_ms` of it.
 async fn stream_audio(ws: &mut Ws, audio: &[u8], from_byte: usize, stop_after_ms: Option<u64>) {
     let chunk = CHUNK_MS * 32;
-    let start = tokio::time::Instant::now();
+    let mut start = tokio::time::Instant::now();
     for (i, piece) in audio[from_byte..].chunks(chunk).enumerate() {
         if stop_after_ms.is_some_and(|ms| (i * CHUNK_MS) as u64 >= ms) {
             return;
         }
-        tokio::time::sleep_until(start + Duration::from_millis((i * CHUNK_MS) as u64)).await;
+        let offset = Duration::from_millis((i * CHUNK_MS) as u64);
+        // A stalled test process (loaded CI machine) keeps the pace instead of bursting what
+        // it missed: more than 50 messages a second is closed with 4029, as the protocol says.
+        let now = tokio::time::Instant::now();
+        if now > start + offset + Duration::from_millis(500) {
+            start = now - offset;
+        }
+        tokio::time::sleep_until(start + offset).await;
         ws.send(Message::Binary(piece.to_vec().into()))
             .await
             .expect("send audio");
