@@ -383,9 +383,12 @@ async fn a_bot_that_drops_resumes_with_its_token_and_loses_and_repeats_nothing()
     assert!(err < 0.2, "WER across the resume {err:.3}: nothing lost");
     let w = words(&text);
     let r = words(&reference(CLIP));
+    // Recognition itself may insert a word here and there (live WER on the dev clips is ~2 %);
+    // a resume that replayed committed speech would add a run of repeated words at the cut.
+    let repeated_run = w.windows(4).any(|x| x[0] == x[2] && x[1] == x[3]);
     assert!(
-        w.len() <= r.len() + 1,
-        "no words repeated: {} vs {}",
+        w.len() <= r.len() + 2 && !repeated_run,
+        "no words repeated across the resume: {} words vs {} in the reference: {text:?}",
         w.len(),
         r.len()
     );

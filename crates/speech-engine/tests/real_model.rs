@@ -111,7 +111,11 @@ fn scheduler_decodes_concurrent_streams_with_the_real_model() {
         model.display()
     );
     let engine = std::sync::Arc::new(WhisperEngine::load(&model).expect("model loads"));
-    let scheduler = Scheduler::new(engine, SchedulerConfig::default()).expect("scheduler starts");
+    let config = SchedulerConfig {
+        max_streams: 8,
+        ..SchedulerConfig::default()
+    };
+    let scheduler = Scheduler::new(engine, config).expect("scheduler starts");
     let dev = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/eval/dev");
     let clips = [
         ("ljspeech_LJ001-0002.flac", "comparatively modern"),
