@@ -59,7 +59,7 @@ fn machine_busy_s(proc_stat: &str) -> Option<f64> {
     Some((total - idle - iowait) as f64 / 100.0)
 }
 
-fn busy_now() -> Option<f64> {
+pub(crate) fn busy_now() -> Option<f64> {
     machine_busy_s(&std::fs::read_to_string("/proc/stat").ok()?)
 }
 

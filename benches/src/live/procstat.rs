@@ -47,18 +47,9 @@ fn status_kib(status: &str, key: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// Busy CPU seconds of the whole machine since boot (`/proc/stat`, less idle and iowait).
+/// Busy CPU seconds of the whole machine since boot (the accuracy benchmark's reading).
 pub fn machine_busy_s() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let line = stat.lines().next()?.strip_prefix("cpu ")?;
-    let ticks: Vec<u64> = line
-        .split_whitespace()
-        .map(str::parse)
-        .collect::<Result<_, _>>()
-        .ok()?;
-    let (idle, iowait) = (*ticks.get(3)?, *ticks.get(4)?);
-    let total: u64 = ticks.iter().take(8).sum();
-    Some((total - idle - iowait) as f64 / TICKS_PER_S)
+    crate::measure::busy_now()
 }
 
 /// CPU seconds this benchmark process has used (its bots, viewers and sampling).
