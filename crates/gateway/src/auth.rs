@@ -119,10 +119,19 @@ pub async fn get_meeting(
     scope: &OrgScope,
     id: MeetingId,
 ) -> Result<Meeting, ApiError> {
-    app.store.get_meeting(scope, id).await.map_err(|e| match e {
+    app.store
+        .get_meeting(scope, id)
+        .await
+        .map_err(|e| store_error("meeting lookup", e))
+}
+
+/// A storage failure as the client sees it: a missing (or foreign) row is `not_found`,
+/// anything else an internal error logged as `what`.
+pub fn store_error(what: &str, e: StoreError) -> ApiError {
+    match e {
         StoreError::NotFound => ApiError::not_found(),
-        other => internal("meeting lookup", &other),
-    })
+        other => internal(what, &other),
+    }
 }
 
 /// An internal failure: logged with its cause, answered without it.

@@ -31,7 +31,7 @@ use transcript_storage::{NewFinal, NewStream, ResumeTokenHash, StoreError, Strea
 use super::driver::{AudioInput, Driver};
 use super::{refuse, stopping, ws_error, ActiveGuard, RateBucket};
 use crate::app::AppState;
-use crate::auth::{self, internal};
+use crate::auth::{self, internal, store_error};
 use crate::error::ApiError;
 use crate::hub::MeetingFeed;
 use crate::metrics::Gauge;
@@ -273,13 +273,6 @@ fn words_of(segment: &Segment) -> Vec<WordMessage> {
             confidence: w.confidence,
         })
         .collect()
-}
-
-fn store_error(what: &str, e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::not_found(),
-        other => internal(what, &other),
-    }
 }
 
 fn admit_error(e: &AdmitError) -> ApiError {
@@ -716,14 +709,14 @@ impl Session {
                 });
                 // Free the scheduler slot before the closing handshake.
                 driver.into_finished();
-                let sent = tokio::time::timeout(limits.send_timeout, async {
-                    socket.send(Message::Text(last.to_json().into())).await?;
-                    super::close(&mut socket, 1000, "stream closed").await
-                })
+                super::close_gracefully(
+                    &mut socket,
+                    Some(last),
+                    1000,
+                    "stream closed",
+                    limits.send_timeout,
+                )
                 .await;
-                if matches!(sent, Ok(Ok(()))) {
-                    super::await_close(&mut socket).await;
-                }
                 tracing::info!(%stream_id, finals, "bot stream closed");
             }
             Exit::Refused(err) => {
@@ -739,18 +732,14 @@ impl Session {
             Exit::Restart => {
                 drop(driver);
                 tracing::info!(%stream_id, "server shutting down; the bot can resume");
-                let sent = tokio::time::timeout(
+                super::close_gracefully(
+                    &mut socket,
+                    None,
+                    1012,
+                    "server restarting; resume with your token",
                     limits.send_timeout,
-                    super::close(
-                        &mut socket,
-                        1012,
-                        "server restarting; resume with your token",
-                    ),
                 )
                 .await;
-                if matches!(sent, Ok(Ok(()))) {
-                    super::await_close(&mut socket).await;
-                }
             }
             Exit::TakenOver => {
                 drop(driver);

@@ -40,9 +40,30 @@ pub(crate) async fn refuse(socket: &mut WebSocket, err: &ApiError, send_timeout:
         code: err.code.as_str().to_owned(),
         message: err.message.clone(),
     });
+    close_gracefully(
+        socket,
+        Some(msg),
+        err.code.ws_close_code(),
+        &err.message,
+        send_timeout,
+    )
+    .await;
+}
+
+/// Sends `last` (if any) and a close frame with `code` within `send_timeout`, then completes
+/// the closing handshake ([`await_close`]).
+pub(crate) async fn close_gracefully(
+    socket: &mut WebSocket,
+    last: Option<ServerMessage>,
+    code: u16,
+    reason: &str,
+    send_timeout: Duration,
+) {
     let sent = tokio::time::timeout(send_timeout, async {
-        socket.send(Message::Text(msg.to_json().into())).await?;
-        close(socket, err.code.ws_close_code(), &err.message).await
+        if let Some(msg) = last {
+            socket.send(Message::Text(msg.to_json().into())).await?;
+        }
+        close(socket, code, reason).await
     })
     .await;
     if matches!(sent, Ok(Ok(()))) {
