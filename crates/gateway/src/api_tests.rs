@@ -158,18 +158,7 @@ async fn bodies_with_unknown_fields_or_the_wrong_type_are_refused_by_name() {
 #[tokio::test]
 async fn nothing_but_pages_and_probes_answers_without_a_credential() {
     let f = fixture().await;
-    let m = f
-        .state
-        .store
-        .create_meeting(
-            &f.scope,
-            NewMeeting {
-                title: "Ward round".into(),
-                created_by: None,
-            },
-        )
-        .await
-        .expect("meeting");
+    let m = ward_round(&f).await;
     let mid = m.id.to_string();
     for req in [
         get("/api/v1/meetings", None),
@@ -235,24 +224,7 @@ async fn meetings_tickets_and_metrics_follow_roles_and_organisations() {
     assert!(t["ticket"].as_str().is_some_and(|s| s.len() > 20));
 
     // Another organisation's meeting and a malformed id look like a missing one.
-    let other = f
-        .state
-        .store
-        .create_organisation("Other")
-        .await
-        .expect("org");
-    let foreign = f
-        .state
-        .store
-        .create_meeting(
-            &OrgScope::for_org(other.id),
-            NewMeeting {
-                title: "Secret".into(),
-                created_by: None,
-            },
-        )
-        .await
-        .expect("meeting");
+    let foreign = foreign_meeting(&f).await;
     let missing = call(
         &f.app,
         get(
@@ -301,4 +273,182 @@ async fn meetings_tickets_and_metrics_follow_roles_and_organisations() {
     assert!(text.contains("nexus_scribe_bot_sessions "), "{text}");
     assert!(text.contains("# TYPE"), "{text}");
     let _ = SecretString::from(admin).expose_secret().len();
+}
+
+/// A meeting of the fixture's organisation.
+async fn ward_round(f: &Fixture) -> transcript_storage::Meeting {
+    f.state
+        .store
+        .create_meeting(
+            &f.scope,
+            NewMeeting {
+                title: "Ward round".into(),
+                created_by: None,
+            },
+        )
+        .await
+        .expect("meeting")
+}
+
+/// A meeting of another organisation.
+async fn foreign_meeting(f: &Fixture) -> transcript_storage::Meeting {
+    let other = f
+        .state
+        .store
+        .create_organisation("Elsewhere")
+        .await
+        .expect("org");
+    f.state
+        .store
+        .create_meeting(
+            &OrgScope::for_org(other.id),
+            NewMeeting {
+                title: "Theirs".into(),
+                created_by: None,
+            },
+        )
+        .await
+        .expect("meeting")
+}
+
+/// A raw GET with its status, content type, disposition and body text.
+async fn fetch(app: &Router, path: &str, token: &str) -> (StatusCode, String, String, String) {
+    let res = app
+        .clone()
+        .oneshot(get(path, Some(token)))
+        .await
+        .expect("ok");
+    let status = res.status();
+    let header_text = |name| {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (ct, cd) = (
+        header_text(header::CONTENT_TYPE),
+        header_text(header::CONTENT_DISPOSITION),
+    );
+    let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    (status, ct, cd, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn a_meetings_transcript_comes_out_in_four_formats_to_its_organisation_only() {
+    use transcript_storage::{NewFinal, NewStream};
+
+    let f = fixture().await;
+    let viewer = login(&f.app, "vic@example.org").await;
+    let meeting = ward_round(&f).await;
+    let stream = f
+        .state
+        .store
+        .open_stream(
+            &f.scope,
+            NewStream {
+                meeting_id: meeting.id,
+                bot_id: None,
+                resume_token_hash: transcript_storage::ResumeTokenHash(
+                    scribe_auth::issue_resume_token().expect("token").1,
+                ),
+            },
+        )
+        .await
+        .expect("stream");
+    for (start, end, text) in [
+        (0, 900, "Good morning,"),
+        (900, 2_100, "this is the ward round."),
+        (5_000, 6_200, "Bed four is stable."),
+    ] {
+        f.state
+            .store
+            .append_final(
+                &f.scope,
+                NewFinal {
+                    segment_id: scribe_core::SegmentId::generate(),
+                    meeting_id: meeting.id,
+                    stream_id: stream.id,
+                    segment: scribe_core::Segment {
+                        start_ms: start,
+                        end_ms: end,
+                        text: text.into(),
+                        words: Vec::new(),
+                    },
+                    speaker: None,
+                    language: Some("en".into()),
+                    acked_audio_ms: None,
+                },
+            )
+            .await
+            .expect("final");
+    }
+    let base = format!("/api/v1/meetings/{}/transcript", meeting.id);
+
+    let (status, ct, cd, body) = fetch(&f.app, &base, &viewer).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(ct, "application/json");
+    assert!(cd.contains(&format!("meeting-{}.json", meeting.id)), "{cd}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["meeting_id"], meeting.id.to_string());
+    assert_eq!(v["last_seq"], 3);
+    assert_eq!(
+        v["text"],
+        "Good morning, this is the ward round. Bed four is stable."
+    );
+    assert_eq!(v["segments"].as_array().map(Vec::len), Some(2));
+
+    let (_, ct, _, txt) = fetch(&f.app, &format!("{base}?format=txt"), &viewer).await;
+    assert!(ct.starts_with("text/plain"), "{ct}");
+    assert!(txt.contains("Bed four is stable."), "{txt}");
+    let (_, ct, _, srt) = fetch(&f.app, &format!("{base}?format=srt"), &viewer).await;
+    assert!(ct.starts_with("application/x-subrip"), "{ct}");
+    assert!(
+        srt.starts_with("1\n00:00:00,000 --> 00:00:02,100\nGood morning, this is the ward round.\n\n2\n00:00:05,000 --> 00:00:06,200\n"),
+        "{srt}"
+    );
+    let (_, ct, _, vtt) = fetch(&f.app, &format!("{base}?format=VTT"), &viewer).await;
+    assert!(ct.starts_with("text/vtt"), "{ct}");
+    assert!(
+        vtt.starts_with("WEBVTT\n\n00:00:00.000 --> 00:00:02.100\n"),
+        "{vtt}"
+    );
+
+    // Bad queries are named; nothing is echoed beyond the parameter's name.
+    let (status, _, _, body) = fetch(&f.app, &format!("{base}?format=pdf"), &viewer).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("json, txt, srt, vtt"), "{body}");
+    let (status, _, _, body) = fetch(&f.app, &format!("{base}?fromat=txt"), &viewer).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("`fromat`"), "{body}");
+
+    // No credential: 401; another organisation's meeting or a bad id: the same 404 as a
+    // missing one.
+    let (status, _) = call(&f.app, get(&base, None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let foreign = foreign_meeting(&f).await;
+    let missing = call(
+        &f.app,
+        get(
+            &format!(
+                "/api/v1/meetings/{}/transcript",
+                scribe_core::MeetingId::generate()
+            ),
+            Some(&viewer),
+        ),
+    )
+    .await;
+    assert_eq!(missing.0, StatusCode::NOT_FOUND);
+    for path in [
+        format!("/api/v1/meetings/{}/transcript", foreign.id),
+        "/api/v1/meetings/nope/transcript?format=txt".to_owned(),
+    ] {
+        assert_eq!(
+            call(&f.app, get(&path, Some(&viewer))).await,
+            missing,
+            "{path}"
+        );
+    }
 }

@@ -95,6 +95,10 @@ pub fn router(state: AppState) -> Router {
             get(api::list_meetings).post(api::create_meeting),
         )
         .route("/api/v1/meetings/{meeting_id}", get(api::get_meeting))
+        .route(
+            "/api/v1/meetings/{meeting_id}/transcript",
+            get(crate::transcript::export),
+        )
         .route("/ws/audio/{meeting_id}", get(ws::bot::handler))
         .route("/ws/transcription/{meeting_id}", get(ws::viewer::handler))
         .fallback(|| async { crate::error::ApiError::not_found() })

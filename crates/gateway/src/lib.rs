@@ -11,6 +11,7 @@ mod headers;
 pub mod hub;
 pub mod metrics;
 mod pages;
+mod transcript;
 pub mod ws;
 
 #[cfg(test)]
