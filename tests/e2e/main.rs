@@ -1,5 +1,6 @@
 //! End-to-end tests of the assembled `nexus-scribe` binary, one module per area.
 
+mod backup;
 mod bot;
 mod cli_config;
 mod live;

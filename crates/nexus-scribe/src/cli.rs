@@ -51,6 +51,20 @@ pub enum Command {
     /// Meeting bots: stream audio to a running service.
     #[command(subcommand)]
     Bot(crate::cmd::bot::BotCommand),
+    /// Write a consistent copy of the embedded store to FILE (works while a server runs).
+    /// Prints {"file","schema_version","organisations","meetings","segments","bytes"}.
+    Backup {
+        /// The backup file to create; an existing file is never overwritten.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Make a backup the data folder's store. Needs the folder to itself (stop the server
+    /// first); the database it replaces is kept beside it as `…before-restore-<time>`.
+    Restore {
+        /// A file written by `backup`.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,9 @@ mod store;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
+pub use embedded::backup::{
+    check_file as check_backup, restore as restore_backup, BackupSummary, RestoreOutcome, LOCK_FILE,
+};
 pub use embedded::{EmbeddedOptions, EmbeddedStore, EMBEDDED_DB_FILE};
 pub use error::{StoreError, StoreResult};
 pub use model::{

@@ -44,6 +44,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bot(cmd) => bot::run(cmd, &process_env()),
+        Command::Backup { out } => {
+            block_on(setup::backup(&config, &out))??;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { file } => {
+            setup::restore(&config, &file)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -112,6 +112,51 @@ pub async fn meeting_create(config: &Config, org: &str, title: &str) -> anyhow::
     Ok(())
 }
 
+/// `backup --out FILE`: a consistent copy of the embedded store, taken beside a running server.
+pub async fn backup(config: &Config, out: &std::path::Path) -> anyhow::Result<()> {
+    if out.exists() {
+        bail!(
+            "{} already exists; a backup never overwrites a file",
+            out.display()
+        );
+    }
+    let store = transcript_storage::EmbeddedStore::open(&config.data_dir)
+        .await
+        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    let summary = store
+        .backup(out)
+        .await
+        .with_context(|| format!("cannot write the backup {}", out.display()))?;
+    println!("{}", summary_json(out, &summary));
+    Ok(())
+}
+
+/// `restore FILE`: the backup becomes the data folder's store (the old one is kept aside).
+pub fn restore(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let outcome = transcript_storage::restore_backup(&config.data_dir, file)
+        .with_context(|| format!("cannot restore {}", file.display()))?;
+    let mut v = summary_json(file, &outcome.summary);
+    v["previous"] = outcome
+        .previous
+        .map_or(serde_json::Value::Null, |p| p.display().to_string().into());
+    println!("{v}");
+    Ok(())
+}
+
+fn summary_json(
+    file: &std::path::Path,
+    s: &transcript_storage::BackupSummary,
+) -> serde_json::Value {
+    serde_json::json!({
+        "file": file.display().to_string(),
+        "schema_version": s.schema_version,
+        "organisations": s.organisations,
+        "meetings": s.meetings,
+        "segments": s.segments,
+        "bytes": s.bytes,
+    })
+}
+
 /// An organisation by id or name.
 async fn find_org(store: &dyn Store, org: &str) -> anyhow::Result<Organisation> {
     if let Ok(id) = org.parse::<OrgId>() {

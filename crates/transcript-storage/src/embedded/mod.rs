@@ -15,6 +15,7 @@
 //! "sensitive" in the migration before binding them and open them after reading, with the
 //! organisation's data key; `StoreError` gains a variant for an undecryptable value.
 
+pub(crate) mod backup;
 mod files;
 mod identity;
 mod meetings;
@@ -67,6 +68,9 @@ impl Default for EmbeddedOptions {
 pub struct EmbeddedStore {
     pool: Pool,
     path: PathBuf,
+    /// Shared lock on the folder's [`backup::LOCK_FILE`] while the store is open: a restore
+    /// waits for every user to close it.
+    _lock: std::fs::File,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -87,17 +91,32 @@ impl EmbeddedStore {
     /// [`open`](Self::open) with explicit options.
     pub async fn open_with(dir: impl AsRef<Path>, options: EmbeddedOptions) -> StoreResult<Self> {
         let dir = dir.as_ref().to_owned();
-        let path = tokio::task::spawn_blocking(move || files::prepare(&dir))
-            .await
-            .map_err(|_| StoreError::Backend("storage task failed".into()))??;
+        let (path, lock) = tokio::task::spawn_blocking(move || -> StoreResult<_> {
+            let path = files::prepare(&dir)?;
+            let lock = backup::lock_shared(&dir)?;
+            Ok((path, lock))
+        })
+        .await
+        .map_err(|_| StoreError::Backend("storage task failed".into()))??;
         let pool = Pool::new(path.clone(), options.pool_size, options.busy_timeout);
         pool.run(migrate::migrate).await?;
-        Ok(Self { pool, path })
+        Ok(Self {
+            pool,
+            path,
+            _lock: lock,
+        })
     }
 
     /// The database file.
     pub fn database_path(&self) -> &Path {
         &self.path
+    }
+
+    /// Writes a consistent, compacted copy of the database to `dest` (which must not exist),
+    /// owner-only, while the store stays in use; checks it before it takes the final name.
+    pub async fn backup(&self, dest: &Path) -> StoreResult<backup::BackupSummary> {
+        let dest = dest.to_owned();
+        self.pool.run(move |c| backup::write_backup(c, &dest)).await
     }
 
     /// The schema version this build writes (the newest migration).

@@ -1,6 +1,7 @@
 //! Tests of the embedded backend: the conformance suite, plus what only a file-backed store
 //! has (permissions, migrations, another process on the same folder).
 
+mod backup;
 mod files;
 mod migrations;
 mod process;
