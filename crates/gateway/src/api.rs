@@ -243,10 +243,45 @@ pub async fn get_meeting(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let principal: Principal = api_user(&app, &headers)?;
-    let meeting = parse_meeting_id(&id)?;
-    let m = auth::readable_meeting(&app, &principal, meeting).await?;
+    let (_, m) = meeting_in_path(&app, &headers, &id).await?;
     Ok(Json(MeetingView::from(m)).into_response())
+}
+
+/// `DELETE /api/v1/meetings/{id}` (Editor or Admin) → `204`: the meeting, its streams and its
+/// transcript are gone. Viewers watching it here are closed with 4004; a bot still streaming
+/// into it is closed with 4004 at its next final (on any node sharing the store).
+pub async fn delete_meeting(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (principal, m) = meeting_in_path(&app, &headers, &id).await?;
+    let meeting = m.id;
+    if !matches!(principal.role(), Some(Role::Admin | Role::Editor)) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "deleting meetings needs the Editor or Admin role",
+        ));
+    }
+    app.store
+        .delete_meeting(&principal.scope(), meeting)
+        .await
+        .map_err(|e| auth::store_error("meeting delete", e))?;
+    app.hub.remove(&meeting.to_string());
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The caller and the meeting named in the path, if the caller may read it (else the same 404
+/// as for a missing meeting).
+async fn meeting_in_path(
+    app: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<(Principal, Meeting), ApiError> {
+    let principal: Principal = api_user(app, headers)?;
+    let meeting = parse_meeting_id(id)?;
+    let m = auth::readable_meeting(app, &principal, meeting).await?;
+    Ok((principal, m))
 }
 
 /// A meeting id from a path or body: a malformed one is simply not found (ids are not

@@ -78,7 +78,15 @@ fn post(path: &str, token: Option<&str>, body: &Value) -> Request<Body> {
 }
 
 fn get(path: &str, token: Option<&str>) -> Request<Body> {
-    let mut b = Request::get(path);
+    bodiless(axum::http::Method::GET, path, token)
+}
+
+fn delete(path: &str, token: Option<&str>) -> Request<Body> {
+    bodiless(axum::http::Method::DELETE, path, token)
+}
+
+fn bodiless(method: axum::http::Method, path: &str, token: Option<&str>) -> Request<Body> {
+    let mut b = Request::builder().method(method).uri(path);
     if let Some(t) = token {
         b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
     }
@@ -451,4 +459,64 @@ async fn a_meetings_transcript_comes_out_in_four_formats_to_its_organisation_onl
             "{path}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_deleted_meeting_is_gone_and_only_editors_or_admins_may_delete() {
+    let f = fixture().await;
+    let admin = login(&f.app, "ada@example.org").await;
+    let viewer = login(&f.app, "vic@example.org").await;
+    let meeting = ward_round(&f).await;
+    let feed = f
+        .state
+        .hub
+        .feed(&meeting.id.to_string(), || async {
+            Ok::<_, ()>((Vec::new(), 0))
+        })
+        .await
+        .expect("feed");
+    let mut watching = feed.deleted();
+    let path = format!("/api/v1/meetings/{}", meeting.id);
+
+    let (status, _) = call(&f.app, delete(&path, None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, v) = call(&f.app, delete(&path, Some(&viewer))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(
+        call(&f.app, get(&path, Some(&viewer))).await.0,
+        StatusCode::OK
+    );
+    assert!(!*watching.borrow_and_update());
+
+    let foreign = foreign_meeting(&f).await;
+    let missing = call(
+        &f.app,
+        delete(
+            &format!("/api/v1/meetings/{}", scribe_core::MeetingId::generate()),
+            Some(&admin),
+        ),
+    )
+    .await;
+    assert_eq!(missing.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        call(
+            &f.app,
+            delete(&format!("/api/v1/meetings/{}", foreign.id), Some(&admin))
+        )
+        .await,
+        missing,
+        "another organisation's meeting looks missing"
+    );
+
+    let (status, _) = call(&f.app, delete(&path, Some(&admin))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(
+        *watching.borrow_and_update(),
+        "the meeting's viewers are told (and closed with 4004)"
+    );
+    assert_eq!(f.state.hub.len(), 0);
+    for p in [path.clone(), format!("{path}/transcript")] {
+        assert_eq!(call(&f.app, get(&p, Some(&admin))).await, missing, "{p}");
+    }
+    assert_eq!(call(&f.app, delete(&path, Some(&admin))).await, missing);
 }

@@ -94,7 +94,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/meetings",
             get(api::list_meetings).post(api::create_meeting),
         )
-        .route("/api/v1/meetings/{meeting_id}", get(api::get_meeting))
+        .route(
+            "/api/v1/meetings/{meeting_id}",
+            get(api::get_meeting).delete(api::delete_meeting),
+        )
         .route(
             "/api/v1/meetings/{meeting_id}/transcript",
             get(crate::transcript::export),

@@ -78,6 +78,18 @@ impl Hub {
         feeds.retain(|_, f| Arc::strong_count(f) > 1);
     }
 
+    /// Drops the feed of a deleted meeting and tells its viewers (they are closed with 4004).
+    pub fn remove(&self, meeting_id: &str) {
+        let feed = self
+            .feeds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(meeting_id);
+        if let Some(feed) = feed {
+            feed.mark_deleted();
+        }
+    }
+
     /// Number of feeds in memory.
     pub fn len(&self) -> usize {
         self.feeds.lock().map(|f| f.len()).unwrap_or(0)
@@ -94,6 +106,8 @@ pub struct MeetingFeed {
     meeting_id: String,
     state: Mutex<FeedState>,
     tx: broadcast::Sender<Frame>,
+    /// Set once the meeting is deleted: its viewers are closed.
+    deleted: tokio::sync::watch::Sender<bool>,
 }
 
 struct FeedState {
@@ -135,7 +149,18 @@ impl MeetingFeed {
                 replay,
             }),
             tx,
+            deleted: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// Marks the meeting deleted: every [`deleted`](Self::deleted) receiver wakes.
+    pub fn mark_deleted(&self) {
+        self.deleted.send_replace(true);
+    }
+
+    /// Becomes `true` when the meeting is deleted.
+    pub fn deleted(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.deleted.subscribe()
     }
 
     /// The meeting this feed belongs to.

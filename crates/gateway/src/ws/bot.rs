@@ -586,7 +586,7 @@ impl Session {
                     |_| async move { store.append_final(&scope, new).await },
                 )
                 .await
-                .map_err(|e| Exit::Refused(internal("final commit", &e)))?;
+                .map_err(|e| commit_failed("final commit", e))?;
             self.finals += 1;
             self.app
                 .counters
@@ -622,7 +622,7 @@ impl Session {
                 |_| async move { store.allocate_seq(&scope, meeting).await },
             )
             .await
-            .map_err(|e| Exit::Refused(internal("seq allocation", &e)))?;
+            .map_err(|e| commit_failed("seq allocation", e))?;
         self.app
             .counters
             .partials_total
@@ -751,5 +751,16 @@ impl Session {
                 .await;
             }
         }
+    }
+}
+
+/// A store write of the session failed: the meeting was deleted meanwhile (4004), or anything
+/// else (internal, logged).
+fn commit_failed(what: &str, e: StoreError) -> Exit {
+    match e {
+        StoreError::NotFound => {
+            Exit::Refused(ws_error(ErrorCode::NotFound, "the meeting was deleted"))
+        }
+        other => Exit::Refused(internal(what, &other)),
     }
 }

@@ -120,8 +120,17 @@ async fn run(
     ping.tick().await;
     let mut last_pong = Instant::now();
     let mut shutting_down = app.shutting_down.clone();
+    let mut deleted = feed.deleted();
     loop {
         tokio::select! {
+            () = stopping(&mut deleted) => {
+                let _ = tokio::time::timeout(
+                    limits.send_timeout,
+                    super::close(&mut socket, 4004, "the meeting was deleted"),
+                )
+                .await;
+                return;
+            }
             () = stopping(&mut shutting_down) => {
                 let _ = tokio::time::timeout(
                     limits.send_timeout,
