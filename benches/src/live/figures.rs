@@ -29,13 +29,27 @@ pub struct BotFigures {
     pub audio_sent_s: f64,
     /// Late sends: the largest delay of a chunk behind its schedule, seconds.
     pub send_late_max_s: f64,
+    #[serde(flatten)]
+    pub latency: Latencies,
+    /// From `CloseStream` to the closing `metadata`.
+    pub drain_s: Option<f64>,
+    pub wer: Option<Wer>,
+    pub viewer_error: Option<String>,
+    pub final_text: String,
+    pub utterance_timings: Vec<Utterance>,
+    pub word_latencies: Vec<WordLatency>,
+}
+
+/// Latency figures over one bot or several (their words and utterances pooled).
+#[derive(Debug, Serialize)]
+pub struct Latencies {
     pub final_word: Option<Summary>,
     /// The same with offline `transcribe`'s word ends as the anchor (aligned words).
     pub final_word_offline_timing: Option<Summary>,
     /// The server's word end − offline transcribe's for the same (aligned) word, seconds:
     /// positive when the server puts words later than they are.
     pub word_end_offset: Option<Summary>,
-    /// The same, measured at the bot's own socket instead of the viewer's.
+    /// Final-word latency measured at the bot's own socket instead of the viewer's.
     pub final_word_at_bot: Option<Summary>,
     pub first_partial: Option<Summary>,
     /// First partial or final of an utterance, whichever came first.
@@ -46,13 +60,35 @@ pub struct BotFigures {
     pub utterances: usize,
     pub utterances_without_partial: usize,
     pub partial_lag: Option<Summary>,
-    /// From `CloseStream` to the closing `metadata`.
-    pub drain_s: Option<f64>,
-    pub wer: Option<Wer>,
-    pub viewer_error: Option<String>,
-    pub final_text: String,
-    pub utterance_timings: Vec<Utterance>,
-    pub word_latencies: Vec<WordLatency>,
+}
+
+impl Latencies {
+    /// Pools the analyses of some bots: each as (viewer's view, bot's own view).
+    fn over<'a, I>(bots: I) -> Self
+    where
+        I: Iterator<Item = (&'a Analysis, &'a Analysis)> + Clone,
+    {
+        let pool = |f: &dyn Fn(&Analysis, &Analysis) -> Vec<f64>| {
+            let all: Vec<f64> = bots.clone().flat_map(|(v, b)| f(v, b)).collect();
+            latency::summarise(&all)
+        };
+        let count = |f: &dyn Fn(&Analysis) -> usize| bots.clone().map(|(v, _)| f(v)).sum::<usize>();
+        let utterances = count(&|v| v.spoken().count());
+        let within = count(&|v| v.first_partials_within(FIRST_PARTIAL_LIMIT_S));
+        Self {
+            final_word: pool(&|v, _| v.word_latencies()),
+            final_word_offline_timing: pool(&|v, _| v.offline_latencies()),
+            word_end_offset: pool(&|v, _| end_offsets(v)),
+            final_word_at_bot: pool(&|_, b| b.word_latencies()),
+            first_partial: pool(&|v, _| v.first_partials()),
+            first_text: pool(&|v, _| v.first_texts()),
+            utterance_final: pool(&|v, _| v.spoken().filter_map(|u| u.final_s).collect()),
+            first_partial_within_1s: (utterances > 0).then(|| within as f64 / utterances as f64),
+            utterances,
+            utterances_without_partial: count(&|v| v.spoken().filter(|u| u.partials == 0).count()),
+            partial_lag: pool(&|v, _| v.partial_lags.clone()),
+        }
+    }
 }
 
 /// What the scheduler reported at the end of the step.
@@ -132,19 +168,9 @@ pub struct StepFigures {
     pub extra_refused_at_capacity: usize,
     pub extra_admitted: usize,
     pub extra_failed: usize,
-    /// Over the bots under test.
-    pub final_word: Option<Summary>,
-    pub final_word_offline_timing: Option<Summary>,
-    pub word_end_offset: Option<Summary>,
-    pub final_word_at_bot: Option<Summary>,
-    pub first_partial: Option<Summary>,
-    pub first_text: Option<Summary>,
-    /// Last final of an utterance after its speech end was sent (no word timestamps involved).
-    pub utterance_final: Option<Summary>,
-    pub first_partial_within_1s: Option<f64>,
-    pub utterances: usize,
-    pub utterances_without_partial: usize,
-    pub partial_lag: Option<Summary>,
+    /// Over the bots under test that completed.
+    #[serde(flatten)]
+    pub latency: Latencies,
     pub drain_max_s: Option<f64>,
     /// Corpus WER over the bots under test (all their finals against as many references).
     pub wer: Option<Wer>,
@@ -257,19 +283,7 @@ pub fn step(out: Output, cx: Context<'_>) -> anyhow::Result<StepFigures> {
             start_s: signed_secs(rec.started_at, epoch),
             audio_sent_s: (rec.sends.len() as u64 * chunk_ms) as f64 / 1000.0,
             send_late_max_s: late,
-            final_word: view.final_word(),
-            final_word_offline_timing: view.final_word_offline(),
-            word_end_offset: latency::summarise(&end_offsets(view)),
-            final_word_at_bot: at_bot.final_word(),
-            first_partial: latency::summarise(&view.first_partials()),
-            first_partial_within_1s: view.first_partial_within(FIRST_PARTIAL_LIMIT_S),
-            first_text: latency::summarise(&view.first_texts()),
-            utterance_final: latency::summarise(
-                &view.spoken().filter_map(|u| u.final_s).collect::<Vec<_>>(),
-            ),
-            utterances: view.spoken().count(),
-            utterances_without_partial: view.spoken().filter(|u| u.partials == 0).count(),
-            partial_lag: latency::summarise(&view.partial_lags),
+            latency: Latencies::over(std::iter::once((view, at_bot))),
             drain_s: rec
                 .close_sent_at
                 .zip(rec.closing.as_ref().map(|(t, _)| *t))
@@ -282,31 +296,15 @@ pub fn step(out: Output, cx: Context<'_>) -> anyhow::Result<StepFigures> {
         });
     }
 
-    let under_test = |extra: bool| {
+    let completed_bots = |extra: bool| {
         out.records
             .iter()
             .zip(&analyses)
             .filter(move |(r, _)| r.extra == extra && matches!(r.outcome, Outcome::Completed))
+            .map(|(_, (v, b))| (v, b))
     };
-    let pool = |extra: bool, f: &dyn Fn(&Analysis, &Analysis) -> Vec<f64>| {
-        let all: Vec<f64> = under_test(extra).flat_map(|(_, (v, b))| f(v, b)).collect();
-        latency::summarise(&all)
-    };
-    let word_latencies = |a: &Analysis| a.words.iter().map(|w| w.latency_s).collect::<Vec<_>>();
-    let final_word = pool(false, &|v, _| word_latencies(v));
-    let spoken: usize = under_test(false)
-        .map(|(_, (v, _))| v.spoken().count())
-        .sum();
-    let within: usize = under_test(false)
-        .map(|(_, (v, _))| {
-            v.spoken()
-                .filter(|u| {
-                    u.first_partial_s
-                        .is_some_and(|l| l <= FIRST_PARTIAL_LIMIT_S)
-                })
-                .count()
-        })
-        .sum();
+    let latency = Latencies::over(completed_bots(false));
+    let extra_final_word = Latencies::over(completed_bots(true)).final_word;
     let mut corpus = Errors::default();
     for b in per_bot.iter().filter(|b| !b.extra) {
         if let Some(w) = b.wer {
@@ -332,31 +330,16 @@ pub fn step(out: Output, cx: Context<'_>) -> anyhow::Result<StepFigures> {
         extra_refused_at_capacity: count(true, &at_capacity),
         extra_admitted: count(true, &done),
         extra_failed: count(true, &|o| !done(o) && !at_capacity(o)),
-        within_limit: completed == bots && final_word.is_some_and(|s| s.p95_s <= p95_limit_s),
-        final_word,
-        final_word_offline_timing: pool(false, &|v, _| {
-            v.words.iter().filter_map(|w| w.latency_offline_s).collect()
-        }),
-        word_end_offset: pool(false, &|v, _| end_offsets(v)),
-        final_word_at_bot: pool(false, &|_, b| word_latencies(b)),
-        first_partial: pool(false, &|v, _| v.first_partials()),
-        first_text: pool(false, &|v, _| v.first_texts()),
-        utterance_final: pool(false, &|v, _| {
-            v.spoken().filter_map(|u| u.final_s).collect()
-        }),
-        first_partial_within_1s: (spoken > 0).then(|| within as f64 / spoken as f64),
-        utterances: spoken,
-        utterances_without_partial: under_test(false)
-            .map(|(_, (v, _))| v.spoken().filter(|u| u.partials == 0).count())
-            .sum(),
-        partial_lag: pool(false, &|v, _| v.partial_lags.clone()),
+        within_limit: completed == bots
+            && latency.final_word.is_some_and(|s| s.p95_s <= p95_limit_s),
+        latency,
         drain_max_s: per_bot
             .iter()
             .filter(|b| !b.extra)
             .filter_map(|b| b.drain_s)
             .reduce(f64::max),
         wer: (corpus.reference_words > 0).then(|| Wer::from_errors(corpus)),
-        extra_final_word: pool(true, &|v, _| word_latencies(v)),
+        extra_final_word,
         max_lag_s: out.usage.max_lag_s,
         usage: out.usage,
         scheduler: SchedulerFigures::from_metrics(&out.metrics),

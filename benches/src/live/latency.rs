@@ -110,19 +110,17 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    pub fn final_word(&self) -> Option<Summary> {
-        summarise(&self.words.iter().map(|w| w.latency_s).collect::<Vec<_>>())
+    /// Final-word latencies, server word times as the anchor.
+    pub fn word_latencies(&self) -> Vec<f64> {
+        self.words.iter().map(|w| w.latency_s).collect()
     }
 
-    /// Final-word latency with the offline word ends as the anchor (aligned words only).
-    pub fn final_word_offline(&self) -> Option<Summary> {
-        summarise(
-            &self
-                .words
-                .iter()
-                .filter_map(|w| w.latency_offline_s)
-                .collect::<Vec<_>>(),
-        )
+    /// Final-word latencies with the offline word ends as the anchor (aligned words only).
+    pub fn offline_latencies(&self) -> Vec<f64> {
+        self.words
+            .iter()
+            .filter_map(|w| w.latency_offline_s)
+            .collect()
     }
 
     /// Utterances that start something a viewer waits for: transcribed (final words) and not
@@ -141,15 +139,24 @@ impl Analysis {
         self.spoken().filter_map(|u| u.first_text_s).collect()
     }
 
-    /// Share of spoken utterances whose first partial arrived within `limit_s` of their speech
-    /// onset (an utterance without any partial counts as a miss).
-    pub fn first_partial_within(&self, limit_s: f64) -> Option<f64> {
-        let n = self.spoken().count();
-        let ok = self
-            .spoken()
+    /// Spoken utterances whose first partial arrived within `limit_s` of their speech onset.
+    pub fn first_partials_within(&self, limit_s: f64) -> usize {
+        self.spoken()
             .filter(|u| u.first_partial_s.is_some_and(|l| l <= limit_s))
-            .count();
-        (n > 0).then(|| ok as f64 / n as f64)
+            .count()
+    }
+
+    /// Share of spoken utterances with a first partial within `limit_s` (one without any
+    /// partial counts as a miss).
+    #[cfg(test)]
+    fn first_partial_within(&self, limit_s: f64) -> Option<f64> {
+        let n = self.spoken().count();
+        (n > 0).then(|| self.first_partials_within(limit_s) as f64 / n as f64)
+    }
+
+    #[cfg(test)]
+    fn final_word_offline(&self) -> Option<Summary> {
+        summarise(&self.offline_latencies())
     }
 }
 

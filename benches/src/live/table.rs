@@ -2,9 +2,9 @@
 
 use std::fmt::Write as _;
 
-use super::figures::{StepFigures, FIRST_PARTIAL_LIMIT_S};
+use super::figures::{Latencies, StepFigures, FIRST_PARTIAL_LIMIT_S};
 use super::latency::Summary;
-use super::score::Offline;
+use super::score::{Offline, Wer};
 
 /// Other processes' CPU (cores) above which a step's figures are flagged as disturbed.
 pub const OTHERS_LIMIT: f64 = 0.2;
@@ -19,6 +19,33 @@ fn pct(v: Option<f64>) -> String {
 
 fn p(sum: Option<Summary>, f: fn(&Summary) -> f64) -> String {
     s(sum.as_ref().map(f))
+}
+
+/// One row of the step table (a bot, or all bots under test).
+fn row(
+    out: &mut String,
+    label: &str,
+    outcome: &str,
+    l: &Latencies,
+    wer: Option<Wer>,
+    drain_s: Option<f64>,
+) {
+    let _ = writeln!(
+        out,
+        "{:>4} {:<10} {:>6} {:>6} {:>6} {:>6} | {:>6} {:>6} {:>5} {:>5} | {:>6} {:>6}",
+        label,
+        outcome,
+        l.final_word.map_or(0, |s| s.n),
+        p(l.final_word, |s| s.p50_s),
+        p(l.final_word, |s| s.p95_s),
+        p(l.final_word, |s| s.max_s),
+        p(l.first_partial, |s| s.p50_s),
+        p(l.first_partial, |s| s.p95_s),
+        pct(l.first_partial_within_1s),
+        format!("{}/{}", l.utterances_without_partial, l.utterances),
+        wer.map_or_else(|| "-".into(), |w| format!("{:.1}", w.wer_percent)),
+        s(drain_s),
+    );
 }
 
 /// One step: a row per bot, then the pooled figures, resources and the scheduler's view.
@@ -46,22 +73,13 @@ pub fn step(f: &StepFigures, p95_limit_s: f64) -> String {
             super::client::Outcome::Refused { code, .. } => format!("refused {code}"),
             super::client::Outcome::Failed { .. } => "FAILED".to_owned(),
         };
-        let _ = writeln!(
-            out,
-            "{:>4} {:<10} {:>6} {:>6} {:>6} {:>6} | {:>6} {:>6} {:>5} {:>5} | {:>6} {:>6}",
-            format!("{}{}", b.bot, if b.extra { "+" } else { "" }),
-            outcome,
-            b.final_word.map_or(0, |s| s.n),
-            p(b.final_word, |s| s.p50_s),
-            p(b.final_word, |s| s.p95_s),
-            p(b.final_word, |s| s.max_s),
-            p(b.first_partial, |s| s.p50_s),
-            p(b.first_partial, |s| s.p95_s),
-            pct(b.first_partial_within_1s),
-            format!("{}/{}", b.utterances_without_partial, b.utterances),
-            b.wer
-                .map_or_else(|| "-".into(), |w| format!("{:.1}", w.wer_percent)),
-            s(b.drain_s),
+        row(
+            &mut out,
+            &format!("{}{}", b.bot, if b.extra { "+" } else { "" }),
+            &outcome,
+            &b.latency,
+            b.wer,
+            b.drain_s,
         );
         if let super::client::Outcome::Failed { error } = &b.outcome {
             let _ = writeln!(out, "     bot {}: {error}", b.bot);
@@ -70,22 +88,13 @@ pub fn step(f: &StepFigures, p95_limit_s: f64) -> String {
             let _ = writeln!(out, "     bot {} viewer: {e}", b.bot);
         }
     }
-    let _ = writeln!(
-        out,
-        "{:>4} {:<10} {:>6} {:>6} {:>6} {:>6} | {:>6} {:>6} {:>5} {:>5} | {:>6} {:>6}",
+    row(
+        &mut out,
         "all",
-        format!("{}/{} ok", f.completed, f.bots),
-        f.final_word.map_or(0, |s| s.n),
-        p(f.final_word, |s| s.p50_s),
-        p(f.final_word, |s| s.p95_s),
-        p(f.final_word, |s| s.max_s),
-        p(f.first_partial, |s| s.p50_s),
-        p(f.first_partial, |s| s.p95_s),
-        pct(f.first_partial_within_1s),
-        format!("{}/{}", f.utterances_without_partial, f.utterances),
-        f.wer
-            .map_or_else(|| "-".into(), |w| format!("{:.1}", w.wer_percent)),
-        s(f.drain_max_s),
+        &format!("{}/{} ok", f.completed, f.bots),
+        &f.latency,
+        f.wer,
+        f.drain_max_s,
     );
     let _ = writeln!(
         out,
@@ -94,25 +103,25 @@ pub fn step(f: &StepFigures, p95_limit_s: f64) -> String {
     let _ = writeln!(
         out,
         "final-word latency anchored on offline transcribe's word ends ({} aligned words): p50 {} s, p95 {} s, max {} s; server word end − offline word end p50 {} s, p95 {} s",
-        f.final_word_offline_timing.map_or(0, |s| s.n),
-        p(f.final_word_offline_timing, |s| s.p50_s),
-        p(f.final_word_offline_timing, |s| s.p95_s),
-        p(f.final_word_offline_timing, |s| s.max_s),
-        p(f.word_end_offset, |s| s.p50_s),
-        p(f.word_end_offset, |s| s.p95_s),
+        f.latency.final_word_offline_timing.map_or(0, |s| s.n),
+        p(f.latency.final_word_offline_timing, |s| s.p50_s),
+        p(f.latency.final_word_offline_timing, |s| s.p95_s),
+        p(f.latency.final_word_offline_timing, |s| s.max_s),
+        p(f.latency.word_end_offset, |s| s.p50_s),
+        p(f.latency.word_end_offset, |s| s.p95_s),
     );
     let _ = writeln!(
         out,
         "utterance's last final after its speech end was sent: p50 {} s, p95 {} s, max {} s\nsame at the bot's socket: final-word p50 {} s, p95 {} s; first text (partial or final) of an utterance p50 {} s, p95 {} s; partial lag (newest audio shown in a partial) p50 {} s, p95 {} s",
-        p(f.utterance_final, |s| s.p50_s),
-        p(f.utterance_final, |s| s.p95_s),
-        p(f.utterance_final, |s| s.max_s),
-        p(f.final_word_at_bot, |s| s.p50_s),
-        p(f.final_word_at_bot, |s| s.p95_s),
-        p(f.first_text, |s| s.p50_s),
-        p(f.first_text, |s| s.p95_s),
-        p(f.partial_lag, |s| s.p50_s),
-        p(f.partial_lag, |s| s.p95_s),
+        p(f.latency.utterance_final, |s| s.p50_s),
+        p(f.latency.utterance_final, |s| s.p95_s),
+        p(f.latency.utterance_final, |s| s.max_s),
+        p(f.latency.final_word_at_bot, |s| s.p50_s),
+        p(f.latency.final_word_at_bot, |s| s.p95_s),
+        p(f.latency.first_text, |s| s.p50_s),
+        p(f.latency.first_text, |s| s.p95_s),
+        p(f.latency.partial_lag, |s| s.p50_s),
+        p(f.latency.partial_lag, |s| s.p95_s),
     );
     if f.overload > 0 {
         let _ = writeln!(
@@ -124,8 +133,8 @@ pub fn step(f: &StepFigures, p95_limit_s: f64) -> String {
             f.extra_admitted,
             p(f.extra_final_word, |s| s.p95_s),
             f.extra_failed,
-            p(f.final_word, |s| s.p95_s),
-            if f.final_word.is_some_and(|s| s.p95_s <= p95_limit_s) { "≤" } else { ">" },
+            p(f.latency.final_word, |s| s.p95_s),
+            if f.latency.final_word.is_some_and(|s| s.p95_s <= p95_limit_s) { "≤" } else { ">" },
         );
     }
     let u = &f.usage;
@@ -184,7 +193,7 @@ pub fn step(f: &StepFigures, p95_limit_s: f64) -> String {
 pub fn acceptance(f: &StepFigures, offline: Option<&Offline>) -> String {
     let yes = |ok: bool| if ok { "yes" } else { "NO" };
     let mut out = String::new();
-    let fw = f.final_word;
+    let fw = f.latency.final_word;
     let _ = write!(
         out,
         "acceptance ({} bot(s)): final-word p50 {} s ≤ 1.5 {}; p95 {} s ≤ 3 {}; first partial within 1 s of the first word for {} of utterances (p95 {} s, max {} s) {}",
@@ -193,10 +202,10 @@ pub fn acceptance(f: &StepFigures, offline: Option<&Offline>) -> String {
         yes(fw.is_some_and(|s| s.p50_s <= 1.5)),
         p(fw, |s| s.p95_s),
         yes(fw.is_some_and(|s| s.p95_s <= 3.0)),
-        pct(f.first_partial_within_1s),
-        p(f.first_partial, |s| s.p95_s),
-        p(f.first_partial, |s| s.max_s),
-        yes(f.first_partial_within_1s.is_some_and(|x| x >= 1.0 - 1e-9)),
+        pct(f.latency.first_partial_within_1s),
+        p(f.latency.first_partial, |s| s.p95_s),
+        p(f.latency.first_partial, |s| s.max_s),
+        yes(f.latency.first_partial_within_1s.is_some_and(|x| x >= 1.0 - 1e-9)),
     );
     if let (Some(live), Some(off)) = (f.wer, offline.and_then(|o| o.wer)) {
         // Compared as error counts per reference word, so a perfect offline transcript is no
@@ -247,10 +256,10 @@ pub fn sweep(steps: &[StepFigures], p95_limit_s: f64, largest: Option<usize>) ->
             f.bots,
             f.completed,
             f.refused_at_capacity,
-            p(f.final_word, |s| s.p50_s),
-            p(f.final_word, |s| s.p95_s),
-            p(f.final_word, |s| s.max_s),
-            pct(f.first_partial_within_1s),
+            p(f.latency.final_word, |s| s.p50_s),
+            p(f.latency.final_word, |s| s.p95_s),
+            p(f.latency.final_word, |s| s.max_s),
+            pct(f.latency.first_partial_within_1s),
             f.wer
                 .map_or_else(|| "-".into(), |w| format!("{:.1}", w.wer_percent)),
             format!("{:.2}", f.usage.server_cores_mean),
