@@ -222,25 +222,26 @@ pub(crate) fn wav_codec_name(tag: u16) -> String {
     format!("{name} (WAV format tag {tag:#06x})")
 }
 
+/// One single-segment Ogg page with a correct checksum (tests of this crate).
+#[cfg(test)]
+pub(crate) fn ogg_page(flags: u8, serial: u32, body: &[u8]) -> Vec<u8> {
+    let mut page = b"OggS\0".to_vec();
+    page.push(flags);
+    page.extend_from_slice(&0u64.to_le_bytes());
+    page.extend_from_slice(&serial.to_le_bytes());
+    page.extend_from_slice(&0u32.to_le_bytes());
+    page.extend_from_slice(&0u32.to_le_bytes()); // crc, filled below
+    page.push(1);
+    page.push(body.len() as u8);
+    page.extend_from_slice(body);
+    let crc = ogg_crc(&page);
+    page[22..26].copy_from_slice(&crc.to_le_bytes());
+    page
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// One Ogg page with a correct checksum.
-    fn ogg_page(flags: u8, serial: u32, body: &[u8]) -> Vec<u8> {
-        let mut page = b"OggS\0".to_vec();
-        page.push(flags);
-        page.extend_from_slice(&0u64.to_le_bytes());
-        page.extend_from_slice(&serial.to_le_bytes());
-        page.extend_from_slice(&0u32.to_le_bytes());
-        page.extend_from_slice(&0u32.to_le_bytes()); // crc, filled below
-        page.push(1);
-        page.push(body.len() as u8);
-        page.extend_from_slice(body);
-        let crc = ogg_crc(&page);
-        page[22..26].copy_from_slice(&crc.to_le_bytes());
-        page
-    }
 
     #[test]
     fn ogg_crc_matches_the_reference() {

@@ -384,19 +384,7 @@ fn search_first_frame(bytes: &[u8]) -> Search {
 mod tests {
     use super::*;
 
-    fn ogg_page(flags: u8, serial: u32, body: &[u8]) -> Vec<u8> {
-        let mut page = b"OggS\0".to_vec();
-        page.push(flags);
-        page.extend_from_slice(&0u64.to_le_bytes());
-        page.extend_from_slice(&serial.to_le_bytes());
-        page.extend_from_slice(&[0; 8]); // sequence, checksum
-        page.push(1);
-        page.push(body.len() as u8);
-        page.extend_from_slice(body);
-        let crc = crate::integrity::ogg_crc(&page);
-        page[22..26].copy_from_slice(&crc.to_le_bytes());
-        page
-    }
+    use crate::integrity::ogg_page;
 
     fn vorbis_stream() -> Vec<u8> {
         [
