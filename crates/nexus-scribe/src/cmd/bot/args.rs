@@ -109,12 +109,7 @@ mod tests {
 
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect()
-    }
+    use crate::config::tests::env;
 
     #[test]
     fn key_comes_from_the_flag_or_the_environment() {
