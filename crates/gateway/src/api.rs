@@ -210,12 +210,7 @@ pub async fn create_meeting(
 ) -> Result<Response, ApiError> {
     let principal = api_user(&app, &headers)?;
     let req: CreateMeeting = json_body(&headers, &body)?;
-    if !matches!(principal.role(), Some(Role::Admin | Role::Editor)) {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "creating meetings needs the Editor or Admin role",
-        ));
-    }
+    require_editor(&principal, "creating meetings")?;
     let title = req.title.trim();
     if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
         return Err(ApiError::new(
@@ -257,18 +252,24 @@ pub async fn delete_meeting(
 ) -> Result<Response, ApiError> {
     let (principal, m) = meeting_in_path(&app, &headers, &id).await?;
     let meeting = m.id;
-    if !matches!(principal.role(), Some(Role::Admin | Role::Editor)) {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "deleting meetings needs the Editor or Admin role",
-        ));
-    }
+    require_editor(&principal, "deleting meetings")?;
     app.store
         .delete_meeting(&principal.scope(), meeting)
         .await
         .map_err(|e| auth::store_error("meeting delete", e))?;
     app.hub.remove(&meeting.to_string());
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Refuses (403) a caller who is neither Editor nor Admin; `what` names the action.
+fn require_editor(principal: &Principal, what: &str) -> Result<(), ApiError> {
+    if matches!(principal.role(), Some(Role::Admin | Role::Editor)) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::Forbidden,
+        format!("{what} needs the Editor or Admin role"),
+    ))
 }
 
 /// The caller and the meeting named in the path, if the caller may read it (else the same 404
