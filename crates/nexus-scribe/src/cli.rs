@@ -65,6 +65,9 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Bring the store's schema up to this build's version (`serve` does this on start unless
+    /// storage.migrate_on_start = false). Prints {"backend","schema_version","newly_applied"}.
+    Migrate,
 }
 
 #[derive(Debug, Args)]

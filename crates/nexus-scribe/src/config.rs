@@ -22,6 +22,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub live: LiveConfig,
     pub scheduler: SchedulerSection,
+    pub storage: StorageConfig,
 }
 
 impl Default for Config {
@@ -33,8 +34,59 @@ impl Default for Config {
             server: ServerConfig::default(),
             live: LiveConfig::default(),
             scheduler: SchedulerSection::default(),
+            storage: StorageConfig::default(),
         }
     }
+}
+
+/// `[storage]`: which backend keeps transcripts, and how to reach PostgreSQL.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    pub backend: StorageBackend,
+    /// `postgres://USER@HOST:PORT/DATABASE` (or the key-value form). The password, if any, is
+    /// the `database_password` secret, never part of the URL.
+    pub postgres_url: String,
+    /// `disable` or `verify-full` (TLS 1.2+, certificate and host name checked).
+    pub postgres_tls: PostgresTlsMode,
+    /// PEM file of the CA that issued the database's certificate; empty = the system's roots.
+    pub postgres_ca_file: PathBuf,
+    /// Most database connections held at once.
+    pub postgres_pool_size: usize,
+    /// Apply pending migrations on start; when false, start refuses a database that is behind
+    /// (run `nexus-scribe migrate` first).
+    pub migrate_on_start: bool,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: StorageBackend::Embedded,
+            postgres_url: String::new(),
+            postgres_tls: PostgresTlsMode::Disable,
+            postgres_ca_file: PathBuf::new(),
+            postgres_pool_size: 8,
+            migrate_on_start: true,
+        }
+    }
+}
+
+/// `storage.backend`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// SQLite in the data folder.
+    Embedded,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// `storage.postgres_tls`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PostgresTlsMode {
+    Disable,
+    VerifyFull,
 }
 
 /// `[server]`: where `serve` listens and which browser origins it trusts.
@@ -329,6 +381,24 @@ impl Config {
                 ));
             }
         }
+        if self.storage.backend == StorageBackend::Postgres {
+            let options = self.postgres_options(None);
+            if self.storage.postgres_url.trim().is_empty() {
+                return Err(bad(
+                    "storage.postgres_url",
+                    "must be set when storage.backend = \"postgres\"".into(),
+                ));
+            }
+            if let Err(e) = options.check() {
+                return Err(bad("storage.postgres_url", e.to_string()));
+            }
+            if !(1..=1000).contains(&self.storage.postgres_pool_size) {
+                return Err(bad(
+                    "storage.postgres_pool_size",
+                    format!("{} is outside 1..=1000", self.storage.postgres_pool_size),
+                ));
+            }
+        }
         self.stream_config()
             .validate()
             .map_err(|e| bad("live", e.to_string()))?;
@@ -378,6 +448,26 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// How to reach PostgreSQL (`storage.backend = "postgres"`), with the role's password from
+    /// the secret source.
+    pub fn postgres_options(
+        &self,
+        password: Option<String>,
+    ) -> transcript_storage::PostgresOptions {
+        let s = &self.storage;
+        let mut options = transcript_storage::PostgresOptions::new(s.postgres_url.trim());
+        options.password = password;
+        options.pool_size = s.postgres_pool_size;
+        options.migrate = s.migrate_on_start;
+        options.tls = match s.postgres_tls {
+            PostgresTlsMode::Disable => transcript_storage::PostgresTls::Disable,
+            PostgresTlsMode::VerifyFull => transcript_storage::PostgresTls::VerifyFull {
+                ca_file: Some(s.postgres_ca_file.clone()).filter(|p| !p.as_os_str().is_empty()),
+            },
+        };
+        options
     }
 
     /// The streaming core's settings.
@@ -618,6 +708,52 @@ pub(crate) mod tests {
             .expect_err("unknown variant")
             .to_string();
         assert!(err.contains("engine.quantization"), "{err}");
+    }
+
+    #[test]
+    fn storage_settings_are_checked_without_echoing_secrets() {
+        let pg = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![("NEXUS_SCRIBE__STORAGE__BACKEND", "postgres")];
+            pairs.extend_from_slice(extra);
+            Config::load(None, &env(&pairs))
+        };
+        let err = pg(&[]).expect_err("no URL").to_string();
+        assert!(
+            err.contains("storage.postgres_url") && err.contains("must be set"),
+            "{err}"
+        );
+        let err = pg(&[(
+            "NEXUS_SCRIBE__STORAGE__POSTGRES_URL",
+            "postgres://scribe:hunter2-secret@db/scribe",
+        )])
+        .expect_err("password in URL")
+        .to_string();
+        assert!(err.contains("database_password"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = Config::load(None, &env(&[("NEXUS_SCRIBE__STORAGE__BACKEND", "mysql")]))
+            .expect_err("unknown backend")
+            .to_string();
+        assert!(err.contains("storage.backend"), "{err}");
+        let c = pg(&[
+            (
+                "NEXUS_SCRIBE__STORAGE__POSTGRES_URL",
+                "postgres://scribe@db.internal/scribe",
+            ),
+            ("NEXUS_SCRIBE__STORAGE__POSTGRES_TLS", "verify-full"),
+            (
+                "NEXUS_SCRIBE__STORAGE__POSTGRES_CA_FILE",
+                "/etc/scribe/db-ca.pem",
+            ),
+        ])
+        .expect("valid");
+        let options = c.postgres_options(Some("pw".into()));
+        assert_eq!(
+            options.tls,
+            transcript_storage::PostgresTls::VerifyFull {
+                ca_file: Some("/etc/scribe/db-ca.pem".into())
+            }
+        );
+        assert_eq!(options.describe(), "db.internal:5432/scribe");
     }
 
     #[test]

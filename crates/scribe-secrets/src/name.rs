@@ -15,11 +15,18 @@ pub enum SecretName {
     BotKeySecret,
     /// Root key for encryption at rest (wraps per-organisation data keys).
     MasterKey,
+    /// The PostgreSQL role's password (optional: only when `storage.backend = "postgres"` and
+    /// the server asks for one). Never generated, never a key.
+    DatabasePassword,
 }
 
 impl SecretName {
-    /// Every secret the service needs, in report order.
+    /// Every secret the service needs, in report order (generated on first start when absent).
     pub const ALL: [SecretName; 3] = [Self::JwtSecret, Self::BotKeySecret, Self::MasterKey];
+
+    /// Secrets used only by some configurations: loaded when a source has them, never generated,
+    /// not an error when missing.
+    pub const OPTIONAL: [SecretName; 1] = [Self::DatabasePassword];
 
     /// The name as written in files and reports, e.g. `jwt_secret`.
     pub const fn as_str(self) -> &'static str {
@@ -27,6 +34,7 @@ impl SecretName {
             Self::JwtSecret => "jwt_secret",
             Self::BotKeySecret => "bot_key_secret",
             Self::MasterKey => "master_key",
+            Self::DatabasePassword => "database_password",
         }
     }
 
@@ -39,8 +47,8 @@ impl SecretName {
         )
     }
 
-    /// Whether this secret is key material (checked for length and entropy at start-up). Every
-    /// secret is today; a database password added later would not be.
+    /// Whether this secret is key material (checked for length and entropy at start-up); a
+    /// database password is not (its strength is the database's policy).
     pub const fn is_key(self) -> bool {
         matches!(self, Self::JwtSecret | Self::BotKeySecret | Self::MasterKey)
     }
@@ -56,7 +64,11 @@ impl FromStr for SecretName {
     type Err = ();
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|n| n.as_str() == s).ok_or(())
+        Self::ALL
+            .into_iter()
+            .chain(Self::OPTIONAL)
+            .find(|n| n.as_str() == s)
+            .ok_or(())
     }
 }
 

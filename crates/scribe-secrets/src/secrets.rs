@@ -39,7 +39,8 @@ pub struct SecretReport {
 impl Secrets {
     /// Loads every secret in [`SecretName::ALL`], asking `sources` in order (first = highest
     /// precedence) and taking the first value found. A secret no source has is an error in every
-    /// mode: there is never a built-in default key.
+    /// mode: there is never a built-in default key. [`SecretName::OPTIONAL`] ones are loaded
+    /// the same way when a source has them.
     pub fn load(sources: &[&dyn SecretSource]) -> Result<Self, SecretsError> {
         let mut entries = BTreeMap::new();
         for name in SecretName::ALL {
@@ -70,6 +71,19 @@ impl Secrets {
             })?;
             entries.insert(name, entry);
         }
+        for name in SecretName::OPTIONAL {
+            for source in sources {
+                if let Some(value) = source.get(name)? {
+                    let entry = Entry {
+                        value,
+                        previous: source.previous(name)?,
+                        origin: source.origin(name),
+                    };
+                    entries.insert(name, entry);
+                    break;
+                }
+            }
+        }
         Ok(Self { entries })
     }
 
@@ -82,6 +96,11 @@ impl Secrets {
         }
         let file = FileSource::open_or_generate(secrets_dir)?;
         Self::load(&[env, &file])
+    }
+
+    /// The value of an optional secret, if a source had it.
+    pub fn optional(&self, name: SecretName) -> Option<&SecretString> {
+        self.entries.get(&name).map(|e| &e.value)
     }
 
     /// The value of `name`.

@@ -22,6 +22,13 @@ pub enum StoreError {
     /// The stored schema is newer than this build knows: refuse rather than misread it.
     #[error("database schema version {found} is newer than this build supports ({supported})")]
     SchemaTooNew { found: i64, supported: i64 },
+    /// The database lacks migrations this build needs and applying them was not allowed
+    /// (`storage.migrate_on_start = false`): run `nexus-scribe migrate`.
+    #[error(
+        "database schema version {found} is older than this build's ({supported}); \
+         run `nexus-scribe migrate`"
+    )]
+    SchemaBehind { found: i64, supported: i64 },
     /// Stored data could not be read back as what it should be (bad id, bad JSON, a migration
     /// history that differs from this build's).
     #[error("stored data is corrupt: {0}")]
@@ -29,6 +36,14 @@ pub enum StoreError {
     /// The data folder or database file could not be prepared.
     #[error("data folder: {0}")]
     Io(#[from] std::io::Error),
+    /// The storage settings are unusable (bad URL, unreadable CA file, ...); the text names
+    /// the setting, never its value.
+    #[error("storage configuration: {0}")]
+    Config(&'static str),
+    /// The database server cannot be reached or refused the connection; the text says where
+    /// (host, port, database) and why, never with credentials.
+    #[error("{0}")]
+    Unavailable(String),
     /// Any other backend failure; the text is a category, never SQL or data.
     #[error("storage backend error: {0}")]
     Backend(String),
@@ -41,10 +56,13 @@ impl StoreError {
             Self::NotFound => ErrorCode::NotFound,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::Invalid(_) => ErrorCode::BadRequest,
-            Self::Busy => ErrorCode::AtCapacity,
-            Self::SchemaTooNew { .. } | Self::Corrupt(_) | Self::Io(_) | Self::Backend(_) => {
-                ErrorCode::Internal
-            }
+            Self::Busy | Self::Unavailable(_) => ErrorCode::AtCapacity,
+            Self::SchemaTooNew { .. }
+            | Self::SchemaBehind { .. }
+            | Self::Config(_)
+            | Self::Corrupt(_)
+            | Self::Io(_)
+            | Self::Backend(_) => ErrorCode::Internal,
         }
     }
 }

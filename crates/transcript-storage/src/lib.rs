@@ -1,13 +1,16 @@
-//! Transcript storage: the `Store` trait every other crate talks to, its embedded (SQLite)
-//! backend with versioned migrations, and the conformance suite every backend must pass.
+//! Transcript storage: the `Store` trait every other crate talks to, its two backends —
+//! embedded (SQLite, the default) and PostgreSQL (production, several servers on one
+//! database) — each with versioned migrations, and the conformance suite both must pass.
 //!
 //! Every organisation-owned operation takes an [`OrgScope`]; an unscoped query on such data
-//! does not compile. The PostgreSQL backend, field encryption and the change feed (issue 4)
-//! slot in behind the same trait.
+//! does not compile; on PostgreSQL, row-level security is a second wall. Field encryption and
+//! the change feed (issue 4) slot in behind the same trait.
 
 mod embedded;
 mod error;
+mod migration;
 mod model;
+mod postgres;
 mod store;
 
 #[cfg(any(test, feature = "conformance"))]
@@ -22,5 +25,6 @@ pub use model::{
     Bot, LoginRecord, Meeting, NewFinal, NewMeeting, NewStream, NewUser, Organisation,
     ResumeTokenHash, StoredFinal, Stream, User,
 };
+pub use postgres::{PostgresOptions, PostgresStore, PostgresTls, SchemaStatus};
 pub use scribe_core::{BotId, MeetingId, OrgId, OrgScope, SegmentId, StreamId, UserId};
 pub use store::Store;

@@ -5,8 +5,9 @@
 //! `Debug` that shows sizes only.
 
 use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use scribe_core::{BotId, MeetingId, OrgId, Segment, SegmentId, StreamId, UserId};
+use scribe_core::{BotId, MeetingId, OrgId, OrgScope, Segment, SegmentId, StreamId, UserId};
 
 use crate::error::{StoreError, StoreResult};
 
@@ -146,6 +147,78 @@ pub struct StoredFinal {
     pub speaker: Option<String>,
     pub language: Option<String>,
     pub created_at_ms: u64,
+}
+
+/// Unix time in milliseconds, for `*_at_ms` columns.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+// New records as both backends create them: a fresh id, the scope's organisation, `at` (unix
+// ms, from `now_ms`) as the creation time.
+
+impl Organisation {
+    pub(crate) fn created(name: &str, at: i64) -> Self {
+        Self {
+            id: OrgId::generate(),
+            name: name.to_owned(),
+            created_at_ms: at.unsigned_abs(),
+        }
+    }
+}
+
+impl User {
+    /// The user `new` describes (its password hash is stored beside, not in, the record).
+    pub(crate) fn created(scope: &OrgScope, new: &NewUser, at: i64) -> Self {
+        Self {
+            id: UserId::generate(),
+            org_id: scope.org_id(),
+            email: new.email.clone(),
+            role: new.role.clone(),
+            created_at_ms: at.unsigned_abs(),
+        }
+    }
+}
+
+impl Bot {
+    pub(crate) fn created(scope: &OrgScope, name: &str, at: i64) -> Self {
+        Self {
+            id: BotId::generate(),
+            org_id: scope.org_id(),
+            name: name.to_owned(),
+            created_at_ms: at.unsigned_abs(),
+            revoked_at_ms: None,
+        }
+    }
+}
+
+impl Meeting {
+    pub(crate) fn created(scope: &OrgScope, new: NewMeeting, at: i64) -> Self {
+        Self {
+            id: MeetingId::generate(),
+            org_id: scope.org_id(),
+            title: new.title,
+            created_by: new.created_by,
+            created_at_ms: at.unsigned_abs(),
+            last_seq: 0,
+        }
+    }
+}
+
+impl Stream {
+    pub(crate) fn opened(scope: &OrgScope, new: &NewStream, at: i64) -> Self {
+        Self {
+            id: StreamId::generate(),
+            org_id: scope.org_id(),
+            meeting_id: new.meeting_id,
+            bot_id: new.bot_id,
+            acked_audio_ms: 0,
+            opened_at_ms: at.unsigned_abs(),
+            closed_at_ms: None,
+        }
+    }
 }
 
 /// Largest value the backends store in a signed 64-bit column.

@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use std::sync::Arc;
 
 use crate::cli::{AdminCommand, BotsCommand, Cli, Command, ConfigCommand, MeetingsCommand};
-use crate::config::{process_env, Config};
+use crate::config::{process_env, Config, StorageBackend};
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(cli.global.config.as_deref(), &process_env())
@@ -52,6 +52,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             setup::restore(&config, &file)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Migrate => {
+            block_on(setup::migrate(&config))??;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -64,12 +68,38 @@ fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
     Ok(rt.block_on(f))
 }
 
-/// The embedded store in the data folder (created on first use).
+/// The configured store: the embedded one in the data folder (created on first use) or
+/// PostgreSQL (migrated on open unless `storage.migrate_on_start = false`).
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn transcript_storage::Store>> {
-    let store = transcript_storage::EmbeddedStore::open(&config.data_dir)
-        .await
-        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
-    Ok(Arc::new(store))
+    match config.storage.backend {
+        StorageBackend::Embedded => {
+            let store = transcript_storage::EmbeddedStore::open(&config.data_dir)
+                .await
+                .with_context(|| {
+                    format!("cannot open the store in {}", config.data_dir.display())
+                })?;
+            Ok(Arc::new(store))
+        }
+        StorageBackend::Postgres => {
+            let options = postgres_options(config)?;
+            let store = transcript_storage::PostgresStore::connect(&options)
+                .await
+                .with_context(|| format!("cannot open the store at {}", options.describe()))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// PostgreSQL connection options with the `database_password` secret (environment first, then
+/// the secrets file), if one is set.
+fn postgres_options(config: &Config) -> anyhow::Result<transcript_storage::PostgresOptions> {
+    let env = scribe_secrets::EnvSource::from_vars(std::env::vars());
+    let secrets = scribe_secrets::Secrets::from_env_or_file(&env, &config.data_dir.join("secrets"))
+        .context("cannot load secrets")?;
+    let password = secrets
+        .optional(scribe_secrets::SecretName::DatabasePassword)
+        .map(|p| scribe_secrets::ExposeSecret::expose_secret(p).to_owned());
+    Ok(config.postgres_options(password))
 }
 
 /// The secrets: environment first, then `<data_dir>/secrets/secrets.toml`, generated with

@@ -13,7 +13,7 @@ use scribe_core::{OrgId, OrgScope};
 use scribe_secrets::SecretName;
 use transcript_storage::{NewMeeting, NewUser, Organisation, Store, StoreError};
 
-use crate::config::Config;
+use crate::config::{Config, StorageBackend};
 
 /// Longest password read from stdin.
 const MAX_PASSWORD_BYTES: usize = 1024;
@@ -112,8 +112,51 @@ pub async fn meeting_create(config: &Config, org: &str, title: &str) -> anyhow::
     Ok(())
 }
 
+/// `migrate`: applies pending migrations and says where the schema stands.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let (backend, version, newly_applied) = match config.storage.backend {
+        StorageBackend::Embedded => {
+            // Opening the embedded store migrates it.
+            super::open_store(config).await?;
+            (
+                "embedded",
+                transcript_storage::EmbeddedStore::schema_version(),
+                None,
+            )
+        }
+        StorageBackend::Postgres => {
+            let options = super::postgres_options(config)?;
+            let status = transcript_storage::PostgresStore::migrate(&options)
+                .await
+                .with_context(|| format!("cannot migrate the store at {}", options.describe()))?;
+            ("postgres", status.applied, Some(status.newly_applied))
+        }
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "backend": backend,
+            "schema_version": version,
+            "newly_applied": newly_applied,
+        })
+    );
+    Ok(())
+}
+
+/// Backup and restore here cover the embedded store; PostgreSQL has its own tools.
+fn embedded_only(config: &Config, what: &str) -> anyhow::Result<()> {
+    if config.storage.backend == StorageBackend::Postgres {
+        bail!(
+            "`{what}` works on the embedded store; with storage.backend = \"postgres\" use \
+             pg_dump / pg_restore (see docs/operations.md)"
+        );
+    }
+    Ok(())
+}
+
 /// `backup --out FILE`: a consistent copy of the embedded store, taken beside a running server.
 pub async fn backup(config: &Config, out: &std::path::Path) -> anyhow::Result<()> {
+    embedded_only(config, "backup")?;
     if out.exists() {
         bail!(
             "{} already exists; a backup never overwrites a file",
@@ -133,6 +176,7 @@ pub async fn backup(config: &Config, out: &std::path::Path) -> anyhow::Result<()
 
 /// `restore FILE`: the backup becomes the data folder's store (the old one is kept aside).
 pub fn restore(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    embedded_only(config, "restore")?;
     let outcome = transcript_storage::restore_backup(&config.data_dir, file)
         .with_context(|| format!("cannot restore {}", file.display()))?;
     let mut v = summary_json(file, &outcome.summary);

@@ -247,3 +247,22 @@ fn debug_of_every_secret_holding_type_leaks_nothing() {
         assert!(!debug.contains(&value[..12]), "partial leak in {debug}");
     }
 }
+
+#[test]
+fn the_database_password_is_optional_and_never_generated() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let secrets = Secrets::from_env_or_file(&env_with(&[]), tmp.path()).expect("load");
+    assert!(secrets.optional(SecretName::DatabasePassword).is_none());
+    let file = std::fs::read_to_string(tmp.path().join(SECRETS_FILE_NAME)).expect("file");
+    assert!(!file.contains("database_password"), "{file}");
+
+    let env = env_with(&[(SecretName::DatabasePassword, "pg-role-password")]);
+    let secrets = Secrets::from_env_or_file(&env, tmp.path()).expect("load");
+    let password = secrets
+        .optional(SecretName::DatabasePassword)
+        .expect("from the environment");
+    assert_eq!(password.expose_secret(), "pg-role-password");
+    // Not key material: a short password is not a start-up weakness.
+    assert!(secrets.validate(Mode::Production).is_ok());
+    assert!(env.unknown_variables().is_empty());
+}

@@ -11,6 +11,7 @@
 
 mod identity;
 mod meetings;
+pub mod postgres;
 mod segments;
 mod sharing;
 mod streams;

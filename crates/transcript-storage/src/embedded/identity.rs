@@ -47,11 +47,7 @@ fn bot_row(row: &Row<'_>) -> rusqlite::Result<Bot> {
 pub(crate) fn create_organisation(conn: &mut Connection, name: &str) -> StoreResult<Organisation> {
     check_org_name(name)?;
     let at = now_ms();
-    let org = Organisation {
-        id: OrgId::generate(),
-        name: name.to_owned(),
-        created_at_ms: at.unsigned_abs(),
-    };
+    let org = Organisation::created(name, at);
     conn.execute(
         "INSERT INTO organisations (id, name, created_at_ms) VALUES (?1, ?2, ?3)",
         (org.id.to_string(), name, at),
@@ -99,13 +95,7 @@ pub(crate) fn create_user(
 ) -> StoreResult<User> {
     new.validate()?;
     let at = now_ms();
-    let user = User {
-        id: UserId::generate(),
-        org_id: scope.org_id(),
-        email: new.email,
-        role: new.role,
-        created_at_ms: at.unsigned_abs(),
-    };
+    let user = User::created(&scope, &new, at);
     let inserted = conn.execute(
         "INSERT INTO users (id, org_id, email, email_key, password_hash, role, created_at_ms)
          SELECT ?1, id, ?3, ?4, ?5, ?6, ?7 FROM organisations WHERE id = ?2",
@@ -142,13 +132,7 @@ pub(crate) fn get_user(conn: &mut Connection, scope: OrgScope, user: UserId) -> 
 pub(crate) fn create_bot(conn: &mut Connection, scope: OrgScope, name: &str) -> StoreResult<Bot> {
     check_bot_name(name)?;
     let at = now_ms();
-    let bot = Bot {
-        id: BotId::generate(),
-        org_id: scope.org_id(),
-        name: name.to_owned(),
-        created_at_ms: at.unsigned_abs(),
-        revoked_at_ms: None,
-    };
+    let bot = Bot::created(&scope, name, at);
     let inserted = conn.execute(
         "INSERT INTO bots (id, org_id, name, created_at_ms)
          SELECT ?1, id, ?3, ?4 FROM organisations WHERE id = ?2",

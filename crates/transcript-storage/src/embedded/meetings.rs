@@ -27,14 +27,7 @@ pub(crate) fn create_meeting(
 ) -> StoreResult<Meeting> {
     new.validate()?;
     let at = now_ms();
-    let meeting = Meeting {
-        id: MeetingId::generate(),
-        org_id: scope.org_id(),
-        title: new.title,
-        created_by: new.created_by,
-        created_at_ms: at.unsigned_abs(),
-        last_seq: 0,
-    };
+    let meeting = Meeting::created(&scope, new, at);
     // Selecting from organisations makes a missing organisation a plain NotFound; a
     // `created_by` of another organisation fails the (org_id, created_by) foreign key.
     let inserted = conn.execute(

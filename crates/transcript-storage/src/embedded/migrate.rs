@@ -6,15 +6,9 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::sql::now_ms;
-use crate::error::{StoreError, StoreResult};
-
-/// One migration: its version (the file's number), name and SQL.
-pub(crate) struct Migration {
-    pub(crate) version: i64,
-    pub(crate) name: &'static str,
-    pub(crate) sql: &'static str,
-}
+use crate::error::StoreResult;
+use crate::migration::{check_history, Migration};
+use crate::model::now_ms;
 
 /// Every migration, oldest first. A new file in `migrations/embedded/` must be added here (a
 /// test checks the two agree).
@@ -45,22 +39,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
         let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
         rows.collect::<Result<_, _>>()?
     };
-    if let Some((found, _)) = applied.last() {
-        if *found > latest_version() {
-            return Err(StoreError::SchemaTooNew {
-                found: *found,
-                supported: latest_version(),
-            });
-        }
-    }
-    for (version, name) in &applied {
-        let known = MIGRATIONS.iter().find(|m| m.version == *version);
-        if known.is_none_or(|m| m.name != name) {
-            return Err(StoreError::Corrupt(
-                "migration history differs from this build",
-            ));
-        }
-    }
+    check_history(MIGRATIONS, &applied)?;
     for m in MIGRATIONS
         .iter()
         .filter(|m| !applied.iter().any(|(v, _)| *v == m.version))

@@ -1,13 +1,13 @@
 //! Helpers shared by the embedded queries: error mapping, column conversions, the clock.
 
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::Type;
 use rusqlite::{ErrorCode, Row};
 use scribe_core::Word;
 
 use crate::error::{StoreError, StoreResult};
+pub(crate) use crate::model::now_ms;
 
 impl From<rusqlite::Error> for StoreError {
     /// A category only: SQLite's message text and the SQL stay out (they can name columns,
@@ -52,13 +52,6 @@ fn constraint(extended: i32) -> StoreError {
 pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _)
         if f.extended_code == CONSTRAINT_UNIQUE || f.extended_code == CONSTRAINT_PRIMARYKEY)
-}
-
-/// Unix time in milliseconds, for `*_at_ms` columns.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A `u64` as an SQLite integer; callers validated the range, this is the backstop.

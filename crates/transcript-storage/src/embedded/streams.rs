@@ -28,15 +28,7 @@ pub(crate) fn open_stream(
     new: NewStream,
 ) -> StoreResult<Stream> {
     let at = now_ms();
-    let stream = Stream {
-        id: StreamId::generate(),
-        org_id: scope.org_id(),
-        meeting_id: new.meeting_id,
-        bot_id: new.bot_id,
-        acked_audio_ms: 0,
-        opened_at_ms: at.unsigned_abs(),
-        closed_at_ms: None,
-    };
+    let stream = Stream::opened(&scope, &new, at);
     // The meeting must be the scope's (else no row is selected); a bot of another
     // organisation fails the (org_id, bot_id) foreign key and maps to NotFound.
     let inserted = conn.execute(

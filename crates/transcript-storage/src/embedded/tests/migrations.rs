@@ -20,18 +20,7 @@ fn recorded(store: &EmbeddedStore) -> Vec<(i64, String)> {
 
 #[test]
 fn files_match_the_list() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/embedded");
-    let mut files: Vec<String> = std::fs::read_dir(dir)
-        .expect("migrations folder")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
-    let listed: Vec<String> = MIGRATIONS
-        .iter()
-        .map(|m| format!("{:04}_{}.sql", m.version, m.name))
-        .collect();
-    assert_eq!(files, listed);
-    assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
+    crate::migration::assert_files_match("embedded", MIGRATIONS);
     assert_eq!(EmbeddedStore::schema_version(), latest_version());
 }
 

@@ -1,0 +1,230 @@
+//! Organisations, users and bots in the PostgreSQL store.
+
+use deadpool_postgres::Client;
+use scribe_core::{BotId, OrgId, OrgScope, UserId};
+use tokio_postgres::Row;
+
+use super::sql::{
+    id, is_unique_violation, lookup, opt_uint, scoped, scoped_one, scoped_touch, uint, Params,
+};
+use crate::error::{StoreError, StoreResult};
+use crate::model::{
+    check_bot_name, check_org_name, email_key, now_ms, Bot, LoginRecord, NewUser, Organisation,
+    User,
+};
+
+const ORG_COLUMNS: &str = "id, name, created_at_ms";
+const USER_COLUMNS: &str = "id, org_id, email, role, created_at_ms, password_hash";
+const BOT_COLUMNS: &str = "id, org_id, name, created_at_ms, revoked_at_ms";
+
+fn org_row(row: &Row) -> StoreResult<Organisation> {
+    Ok(Organisation {
+        id: id(row, 0, OrgId::from_uuid)?,
+        name: row.try_get(1)?,
+        created_at_ms: uint(row, 2)?,
+    })
+}
+
+fn login_row(row: &Row) -> StoreResult<LoginRecord> {
+    Ok(LoginRecord {
+        user: User {
+            id: id(row, 0, UserId::from_uuid)?,
+            org_id: id(row, 1, OrgId::from_uuid)?,
+            email: row.try_get(2)?,
+            role: row.try_get(3)?,
+            created_at_ms: uint(row, 4)?,
+        },
+        password_hash: row.try_get(5)?,
+    })
+}
+
+fn bot_row(row: &Row) -> StoreResult<Bot> {
+    Ok(Bot {
+        id: id(row, 0, BotId::from_uuid)?,
+        org_id: id(row, 1, OrgId::from_uuid)?,
+        name: row.try_get(2)?,
+        created_at_ms: uint(row, 3)?,
+        revoked_at_ms: opt_uint(row, 4)?,
+    })
+}
+
+pub(crate) async fn create_organisation(
+    client: &mut Client,
+    name: &str,
+) -> StoreResult<Organisation> {
+    check_org_name(name)?;
+    let at = now_ms();
+    let org = Organisation::created(name, at);
+    let stmt = client
+        .prepare_cached("INSERT INTO organisations (id, name, created_at_ms) VALUES ($1, $2, $3)")
+        .await?;
+    match client
+        .execute(&stmt, &[&org.id.as_uuid(), &name, &at])
+        .await
+    {
+        Ok(_) => Ok(org),
+        Err(e) if is_unique_violation(&e) => {
+            Err(StoreError::Conflict("organisation name already taken"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) async fn get_organisation(client: &mut Client, org: OrgId) -> StoreResult<Organisation> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {ORG_COLUMNS} FROM organisations WHERE id = $1"
+        ))
+        .await?;
+    match client.query_opt(&stmt, &[&org.as_uuid()]).await? {
+        Some(row) => org_row(&row),
+        None => Err(StoreError::NotFound),
+    }
+}
+
+pub(crate) async fn find_organisation_by_name(
+    client: &mut Client,
+    name: &str,
+) -> StoreResult<Option<Organisation>> {
+    // The unique index is on lower(name), so this is an index lookup.
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {ORG_COLUMNS} FROM organisations WHERE lower(name) = lower($1)"
+        ))
+        .await?;
+    client
+        .query_opt(&stmt, &[&name])
+        .await?
+        .map(|row| org_row(&row))
+        .transpose()
+}
+
+pub(crate) async fn find_login_by_email(
+    client: &mut Client,
+    email: &str,
+) -> StoreResult<Option<LoginRecord>> {
+    let tx = lookup(client).await?;
+    let stmt = tx
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email_key = $1"
+        ))
+        .await?;
+    let found = tx
+        .query_opt(&stmt, &[&email_key(email)])
+        .await?
+        .map(|row| login_row(&row))
+        .transpose()?;
+    tx.commit().await?;
+    Ok(found)
+}
+
+pub(crate) async fn create_user(
+    client: &mut Client,
+    scope: &OrgScope,
+    new: NewUser,
+) -> StoreResult<User> {
+    new.validate()?;
+    let at = now_ms();
+    let user = User::created(scope, &new, at);
+    let tx = scoped(client, scope).await?;
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO users (id, org_id, email, email_key, password_hash, role, created_at_ms)
+             SELECT $1, id, $3, $4, $5, $6, $7 FROM organisations WHERE id = $2",
+        )
+        .await?;
+    let inserted = tx
+        .execute(
+            &stmt,
+            &[
+                &user.id.as_uuid(),
+                &user.org_id.as_uuid(),
+                &user.email,
+                &email_key(&user.email),
+                &new.password_hash,
+                &user.role,
+                &at,
+            ],
+        )
+        .await;
+    match inserted {
+        Ok(0) => Err(StoreError::NotFound),
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(user)
+        }
+        Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("email already registered")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) async fn get_user(
+    client: &mut Client,
+    scope: &OrgScope,
+    user: UserId,
+) -> StoreResult<User> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND id = $2");
+    let params: &Params = &[&scope.org_id().as_uuid(), &user.as_uuid()];
+    let login = scoped_one(client, scope, &sql, params, login_row).await?;
+    Ok(login.user)
+}
+
+pub(crate) async fn create_bot(
+    client: &mut Client,
+    scope: &OrgScope,
+    name: &str,
+) -> StoreResult<Bot> {
+    check_bot_name(name)?;
+    let at = now_ms();
+    let bot = Bot::created(scope, name, at);
+    let tx = scoped(client, scope).await?;
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO bots (id, org_id, name, created_at_ms)
+             SELECT $1, id, $3, $4 FROM organisations WHERE id = $2",
+        )
+        .await?;
+    let inserted = tx
+        .execute(
+            &stmt,
+            &[&bot.id.as_uuid(), &bot.org_id.as_uuid(), &name, &at],
+        )
+        .await?;
+    if inserted == 0 {
+        return Err(StoreError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(bot)
+}
+
+pub(crate) async fn find_bot_for_auth(client: &mut Client, bot: BotId) -> StoreResult<Option<Bot>> {
+    let tx = lookup(client).await?;
+    let stmt = tx
+        .prepare_cached(&format!("SELECT {BOT_COLUMNS} FROM bots WHERE id = $1"))
+        .await?;
+    let found = tx
+        .query_opt(&stmt, &[&bot.as_uuid()])
+        .await?
+        .map(|row| bot_row(&row))
+        .transpose()?;
+    tx.commit().await?;
+    Ok(found)
+}
+
+pub(crate) async fn get_bot(client: &mut Client, scope: &OrgScope, bot: BotId) -> StoreResult<Bot> {
+    let sql = format!("SELECT {BOT_COLUMNS} FROM bots WHERE org_id = $1 AND id = $2");
+    let params: &Params = &[&scope.org_id().as_uuid(), &bot.as_uuid()];
+    scoped_one(client, scope, &sql, params, bot_row).await
+}
+
+pub(crate) async fn revoke_bot(
+    client: &mut Client,
+    scope: &OrgScope,
+    bot: BotId,
+) -> StoreResult<()> {
+    // COALESCE keeps the first revocation time.
+    let sql = "UPDATE bots SET revoked_at_ms = COALESCE(revoked_at_ms, $3)
+               WHERE org_id = $1 AND id = $2";
+    let params: &Params = &[&scope.org_id().as_uuid(), &bot.as_uuid(), &now_ms()];
+    scoped_touch(client, scope, sql, params).await
+}

@@ -1,0 +1,91 @@
+//! Meetings in the PostgreSQL store.
+
+use deadpool_postgres::Client;
+use scribe_core::{MeetingId, OrgId, OrgScope, UserId};
+use tokio_postgres::Row;
+
+use super::sql::{id, opt_id, scoped, scoped_one, scoped_rows, scoped_touch, uint, Params};
+use crate::error::{StoreError, StoreResult};
+use crate::model::{now_ms, Meeting, NewMeeting};
+
+const MEETING_COLUMNS: &str = "id, org_id, title, created_by, created_at_ms, last_seq";
+
+fn meeting_row(row: &Row) -> StoreResult<Meeting> {
+    Ok(Meeting {
+        id: id(row, 0, MeetingId::from_uuid)?,
+        org_id: id(row, 1, OrgId::from_uuid)?,
+        title: row.try_get(2)?,
+        created_by: opt_id(row, 3, UserId::from_uuid)?,
+        created_at_ms: uint(row, 4)?,
+        last_seq: uint(row, 5)?,
+    })
+}
+
+pub(crate) async fn create_meeting(
+    client: &mut Client,
+    scope: &OrgScope,
+    new: NewMeeting,
+) -> StoreResult<Meeting> {
+    new.validate()?;
+    let at = now_ms();
+    let meeting = Meeting::created(scope, new, at);
+    let tx = scoped(client, scope).await?;
+    // Selecting from organisations makes a missing organisation a plain NotFound; a
+    // `created_by` of another organisation fails the (org_id, created_by) foreign key.
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO meetings (id, org_id, title, created_by, created_at_ms)
+             SELECT $1, id, $3, $4, $5 FROM organisations WHERE id = $2",
+        )
+        .await?;
+    let inserted = tx
+        .execute(
+            &stmt,
+            &[
+                &meeting.id.as_uuid(),
+                &meeting.org_id.as_uuid(),
+                &meeting.title,
+                &meeting.created_by.map(|u| u.as_uuid()),
+                &at,
+            ],
+        )
+        .await?;
+    if inserted == 0 {
+        return Err(StoreError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(meeting)
+}
+
+pub(crate) async fn get_meeting(
+    client: &mut Client,
+    scope: &OrgScope,
+    meeting: MeetingId,
+) -> StoreResult<Meeting> {
+    let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE org_id = $1 AND id = $2");
+    let params: &Params = &[&scope.org_id().as_uuid(), &meeting.as_uuid()];
+    scoped_one(client, scope, &sql, params, meeting_row).await
+}
+
+pub(crate) async fn list_meetings(
+    client: &mut Client,
+    scope: &OrgScope,
+) -> StoreResult<Vec<Meeting>> {
+    let sql = format!(
+        "SELECT {MEETING_COLUMNS} FROM meetings WHERE org_id = $1
+         ORDER BY created_at_ms, position"
+    );
+    let params: &Params = &[&scope.org_id().as_uuid()];
+    scoped_rows(client, scope, &sql, params, meeting_row).await
+}
+
+pub(crate) async fn delete_meeting(
+    client: &mut Client,
+    scope: &OrgScope,
+    meeting: MeetingId,
+) -> StoreResult<()> {
+    // Streams and segments go with it (ON DELETE CASCADE).
+    let sql = "DELETE FROM meetings WHERE org_id = $1 AND id = $2";
+    let params: &Params = &[&scope.org_id().as_uuid(), &meeting.as_uuid()];
+    scoped_touch(client, scope, sql, params).await
+}

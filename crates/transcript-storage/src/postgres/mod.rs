@@ -1,0 +1,446 @@
+//! The PostgreSQL backend: for production and for several servers sharing one database.
+//!
+//! Connections come from a pool (deadpool) and every statement is prepared and cached per
+//! connection; all values are bound parameters. Each organisation-scoped operation runs in a
+//! transaction that first sets `nexus_scribe.org_id` from its [`OrgScope`], which arms the
+//! schema's row-level-security policies: even a query that forgot its `org_id` condition would
+//! see only that organisation's rows. The service must therefore connect as an ordinary role
+//! (not a superuser, not BYPASSRLS); it warns at start-up when it does not.
+//!
+//! TLS to the database (rustls, certificate and host name verified) is chosen in
+//! [`PostgresOptions::tls`]. The password, if the server wants one, comes from the secret
+//! source, never from the URL.
+
+mod identity;
+mod meetings;
+mod migrate;
+mod segments;
+mod sql;
+mod streams;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Client, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use scribe_core::{BotId, MeetingId, OrgId, OrgScope, StreamId, UserId};
+use tokio_postgres::config::{Host, SslMode};
+
+use crate::error::{StoreError, StoreResult};
+use crate::model::{
+    Bot, LoginRecord, Meeting, NewFinal, NewMeeting, NewStream, NewUser, Organisation,
+    ResumeTokenHash, StoredFinal, Stream, User,
+};
+use crate::store::Store;
+
+pub use self::migrate::SchemaStatus;
+
+/// How the connection to PostgreSQL is protected.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum PostgresTls {
+    /// Plain TCP (or a Unix socket): only for a database on the same host or a private link.
+    #[default]
+    Disable,
+    /// TLS 1.2+ required; the server certificate must chain to `ca_file` (PEM) or, without
+    /// one, to the system's trusted roots, and must name the host in the URL.
+    VerifyFull { ca_file: Option<PathBuf> },
+}
+
+/// Where and how to connect.
+#[derive(Clone)]
+pub struct PostgresOptions {
+    /// `postgres://USER@HOST:PORT/DATABASE` or the key-value form; must not carry a password.
+    pub url: String,
+    /// The role's password, from the secret source (never logged, never in the URL).
+    pub password: Option<String>,
+    pub tls: PostgresTls,
+    /// Most connections held at once.
+    pub pool_size: usize,
+    /// Longest wait for a connection (from the pool or a new one) before failing with
+    /// [`StoreError::Busy`].
+    pub connect_timeout: Duration,
+    /// Apply pending migrations when opening; when false, a database that is behind is
+    /// refused with [`StoreError::SchemaBehind`].
+    pub migrate: bool,
+}
+
+impl std::fmt::Debug for PostgresOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresOptions")
+            .field("url", &self.url)
+            .field("password", &self.password.as_ref().map(|_| "<set>"))
+            .field("tls", &self.tls)
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("migrate", &self.migrate)
+            .finish()
+    }
+}
+
+impl PostgresOptions {
+    /// Options for `url` with the defaults: no password, no TLS, 8 connections, 10 s
+    /// connect timeout, migrations applied.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            password: None,
+            tls: PostgresTls::Disable,
+            pool_size: 8,
+            connect_timeout: Duration::from_secs(10),
+            migrate: true,
+        }
+    }
+
+    /// Checks the URL without connecting (for `config check`).
+    pub fn check(&self) -> StoreResult<()> {
+        self.driver_config().map(|_| ())
+    }
+
+    /// The driver configuration, checked: a URL that does not parse or that carries a password
+    /// is refused (the message never repeats the URL, which may hold one).
+    fn driver_config(&self) -> StoreResult<tokio_postgres::Config> {
+        let mut config = tokio_postgres::Config::from_str(&self.url).map_err(|_| {
+            StoreError::Config("the PostgreSQL URL is not a valid connection string")
+        })?;
+        if config.get_password().is_some() {
+            return Err(StoreError::Config(
+                "the PostgreSQL URL must not contain a password; \
+                 set the database_password secret instead",
+            ));
+        }
+        if config.get_hosts().is_empty() {
+            return Err(StoreError::Config("the PostgreSQL URL names no host"));
+        }
+        if config.get_dbname().is_none() {
+            return Err(StoreError::Config("the PostgreSQL URL names no database"));
+        }
+        if let Some(password) = &self.password {
+            config.password(password.as_bytes());
+        }
+        config.ssl_mode(match self.tls {
+            PostgresTls::Disable => SslMode::Disable,
+            PostgresTls::VerifyFull { .. } => SslMode::Require,
+        });
+        config.connect_timeout(self.connect_timeout);
+        config.application_name("nexus-scribe");
+        Ok(config)
+    }
+
+    /// Where the database is, for messages: host(s), port and database name, never the
+    /// credentials.
+    pub fn describe(&self) -> String {
+        let Ok(config) = tokio_postgres::Config::from_str(&self.url) else {
+            return "(unparsable URL)".into();
+        };
+        let hosts: Vec<String> = config
+            .get_hosts()
+            .iter()
+            .map(|h| match h {
+                Host::Tcp(name) => name.clone(),
+                Host::Unix(path) => path.display().to_string(),
+            })
+            .collect();
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        format!(
+            "{}:{port}/{}",
+            hosts.join(","),
+            config.get_dbname().unwrap_or("?")
+        )
+    }
+}
+
+/// The PostgreSQL store.
+pub struct PostgresStore {
+    pool: Pool,
+    describe: String,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("database", &self.describe)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects, checks the schema (applying pending migrations when `options.migrate`) and
+    /// warns when the role bypasses row-level security.
+    pub async fn connect(options: &PostgresOptions) -> StoreResult<Self> {
+        let store = Self::connect_unchecked(options).await?;
+        let mut client = store.client().await?;
+        migrate::migrate(&mut client, options.migrate).await?;
+        let bypass: bool = client
+            .query_one(
+                "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        if bypass {
+            tracing::warn!(
+                database = %store.describe,
+                "the PostgreSQL role is a superuser or has BYPASSRLS: row-level security \
+                 (the second wall between organisations) is not in effect; connect as an \
+                 ordinary role that owns the schema"
+            );
+        }
+        Ok(store)
+    }
+
+    /// Connects without touching the schema (for `migrate`).
+    async fn connect_unchecked(options: &PostgresOptions) -> StoreResult<Self> {
+        let config = options.driver_config()?;
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match &options.tls {
+            PostgresTls::Disable => {
+                Manager::from_config(config, tokio_postgres::NoTls, manager_config)
+            }
+            PostgresTls::VerifyFull { ca_file } => {
+                let tls = tls::connector(ca_file.as_deref())?;
+                Manager::from_config(config, tls, manager_config)
+            }
+        };
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(options.connect_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .recycle_timeout(Some(options.connect_timeout))
+            .build()
+            .map_err(|_| StoreError::Config("cannot build the PostgreSQL connection pool"))?;
+        Ok(Self {
+            pool,
+            describe: options.describe(),
+        })
+    }
+
+    /// Brings the schema up to this build's version (`nexus-scribe migrate`).
+    pub async fn migrate(options: &PostgresOptions) -> StoreResult<SchemaStatus> {
+        let store = Self::connect_unchecked(options).await?;
+        let mut client = store.client().await?;
+        migrate::migrate(&mut client, true).await
+    }
+
+    /// The schema version this build writes (the newest migration).
+    pub fn schema_version() -> i64 {
+        migrate::latest_version()
+    }
+
+    /// A pooled connection; a failure to connect says where and why (never with credentials).
+    async fn client(&self) -> StoreResult<Client> {
+        self.pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => connect_error(&self.describe, e),
+            deadpool_postgres::PoolError::Timeout(_) => StoreError::Unavailable(format!(
+                "no PostgreSQL connection to {} within the connect timeout",
+                self.describe
+            )),
+            other => StoreError::from(other),
+        })
+    }
+}
+
+/// A connection failure as a message an operator can act on. The driver's text for network,
+/// TLS and authentication failures names the cause (refused, timed out, certificate, password
+/// authentication failed for user …) and never a password or data.
+fn connect_error(describe: &str, e: tokio_postgres::Error) -> StoreError {
+    let class = e.code().map(|c| &c.code()[..2]);
+    match class {
+        // 28: invalid authorization; 3D: no such database.
+        None | Some("28" | "3D") => {
+            let mut why = match e.as_db_error() {
+                Some(db) => db.message().to_owned(),
+                None => e.to_string(),
+            };
+            let mut source = std::error::Error::source(&e);
+            while let Some(inner) = source {
+                if e.as_db_error().is_none() {
+                    why = format!("{why}: {inner}");
+                }
+                source = inner.source();
+            }
+            StoreError::Unavailable(format!("cannot connect to PostgreSQL at {describe}: {why}"))
+        }
+        Some(_) => StoreError::from(e),
+    }
+}
+
+mod tls {
+    //! rustls for the database connection (ring provider, TLS 1.2 and 1.3 only).
+
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    use rustls::RootCertStore;
+    use tokio_postgres_rustls::MakeRustlsConnect;
+
+    use crate::error::{StoreError, StoreResult};
+
+    /// A connector trusting `ca_file` (PEM, one or more certificates) or the system roots.
+    pub(super) fn connector(ca_file: Option<&Path>) -> StoreResult<MakeRustlsConnect> {
+        let mut roots = RootCertStore::empty();
+        match ca_file {
+            Some(path) => {
+                let certs = CertificateDer::pem_file_iter(path)
+                    .map_err(|_| {
+                        StoreError::Config("storage.postgres_ca_file cannot be read as PEM")
+                    })?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| {
+                        StoreError::Config("storage.postgres_ca_file holds a malformed certificate")
+                    })?;
+                if certs.is_empty() {
+                    return Err(StoreError::Config(
+                        "storage.postgres_ca_file holds no certificate",
+                    ));
+                }
+                for cert in certs {
+                    roots.add(cert).map_err(|_| {
+                        StoreError::Config("storage.postgres_ca_file holds an unusable certificate")
+                    })?;
+                }
+            }
+            None => {
+                let native = rustls_native_certs::load_native_certs();
+                roots.add_parsable_certificates(native.certs);
+                if roots.is_empty() {
+                    return Err(StoreError::Config(
+                        "no trusted CA certificates on this system; set storage.postgres_ca_file",
+                    ));
+                }
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|_| StoreError::Config("cannot configure TLS for PostgreSQL"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(MakeRustlsConnect::new(config))
+    }
+}
+
+/// Forwards each [`Store`] method to its query function on a pooled connection.
+macro_rules! on_client {
+    ($self:ident, $module:ident::$func:ident($($arg:expr),*)) => {{
+        let mut client = $self.client().await?;
+        $module::$func(&mut client $(, $arg)*).await
+    }};
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn create_organisation(&self, name: &str) -> StoreResult<Organisation> {
+        on_client!(self, identity::create_organisation(name))
+    }
+
+    async fn get_organisation(&self, id: OrgId) -> StoreResult<Organisation> {
+        on_client!(self, identity::get_organisation(id))
+    }
+
+    async fn find_organisation_by_name(&self, name: &str) -> StoreResult<Option<Organisation>> {
+        on_client!(self, identity::find_organisation_by_name(name))
+    }
+
+    async fn find_login_by_email(&self, email: &str) -> StoreResult<Option<LoginRecord>> {
+        on_client!(self, identity::find_login_by_email(email))
+    }
+
+    async fn find_bot_for_auth(&self, id: BotId) -> StoreResult<Option<Bot>> {
+        on_client!(self, identity::find_bot_for_auth(id))
+    }
+
+    async fn create_user(&self, scope: &OrgScope, new: NewUser) -> StoreResult<User> {
+        on_client!(self, identity::create_user(scope, new))
+    }
+
+    async fn get_user(&self, scope: &OrgScope, id: UserId) -> StoreResult<User> {
+        on_client!(self, identity::get_user(scope, id))
+    }
+
+    async fn create_bot(&self, scope: &OrgScope, name: &str) -> StoreResult<Bot> {
+        on_client!(self, identity::create_bot(scope, name))
+    }
+
+    async fn get_bot(&self, scope: &OrgScope, id: BotId) -> StoreResult<Bot> {
+        on_client!(self, identity::get_bot(scope, id))
+    }
+
+    async fn revoke_bot(&self, scope: &OrgScope, id: BotId) -> StoreResult<()> {
+        on_client!(self, identity::revoke_bot(scope, id))
+    }
+
+    async fn is_bot_revoked(&self, scope: &OrgScope, id: BotId) -> StoreResult<bool> {
+        Ok(self.get_bot(scope, id).await?.is_revoked())
+    }
+
+    async fn create_meeting(&self, scope: &OrgScope, new: NewMeeting) -> StoreResult<Meeting> {
+        on_client!(self, meetings::create_meeting(scope, new))
+    }
+
+    async fn get_meeting(&self, scope: &OrgScope, id: MeetingId) -> StoreResult<Meeting> {
+        on_client!(self, meetings::get_meeting(scope, id))
+    }
+
+    async fn list_meetings(&self, scope: &OrgScope) -> StoreResult<Vec<Meeting>> {
+        on_client!(self, meetings::list_meetings(scope))
+    }
+
+    async fn delete_meeting(&self, scope: &OrgScope, id: MeetingId) -> StoreResult<()> {
+        on_client!(self, meetings::delete_meeting(scope, id))
+    }
+
+    async fn open_stream(&self, scope: &OrgScope, new: NewStream) -> StoreResult<Stream> {
+        on_client!(self, streams::open_stream(scope, new))
+    }
+
+    async fn get_stream(&self, scope: &OrgScope, id: StreamId) -> StoreResult<Stream> {
+        on_client!(self, streams::get_stream(scope, id))
+    }
+
+    async fn find_stream_by_token(
+        &self,
+        scope: &OrgScope,
+        hash: &ResumeTokenHash,
+    ) -> StoreResult<Option<Stream>> {
+        on_client!(self, streams::find_stream_by_token(scope, *hash))
+    }
+
+    async fn ack_stream_audio(
+        &self,
+        scope: &OrgScope,
+        id: StreamId,
+        acked_audio_ms: u64,
+    ) -> StoreResult<u64> {
+        on_client!(self, streams::ack_stream_audio(scope, id, acked_audio_ms))
+    }
+
+    async fn close_stream(&self, scope: &OrgScope, id: StreamId) -> StoreResult<()> {
+        on_client!(self, streams::close_stream(scope, id))
+    }
+
+    async fn append_final(&self, scope: &OrgScope, new: NewFinal) -> StoreResult<u64> {
+        on_client!(self, segments::append_final(scope, new))
+    }
+
+    async fn allocate_seq(&self, scope: &OrgScope, meeting: MeetingId) -> StoreResult<u64> {
+        on_client!(self, segments::allocate_seq(scope, meeting))
+    }
+
+    async fn list_finals_since(
+        &self,
+        scope: &OrgScope,
+        meeting: MeetingId,
+        after_seq: u64,
+    ) -> StoreResult<Vec<StoredFinal>> {
+        on_client!(self, segments::list_finals_since(scope, meeting, after_seq))
+    }
+}
