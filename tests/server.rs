@@ -71,6 +71,16 @@ pub fn setup_json(cmd: &mut Command, stdin: Option<&str>) -> serde_json::Value {
 
 /// Creates organisation `org` with an admin, a bot and a meeting in `data_dir`.
 pub fn setup(data_dir: &Path, org: &str) -> Setup {
+    setup_env(data_dir, org, &[])
+}
+
+/// [`setup`] with extra environment for the set-up commands (e.g. another storage backend).
+pub fn setup_env(data_dir: &Path, org: &str, env: &[(&str, &str)]) -> Setup {
+    let scribe_on = |dir: &Path| {
+        let mut cmd = scribe_on(dir);
+        cmd.envs(env.iter().copied());
+        cmd
+    };
     let admin_email = format!("admin@{}.example.org", org.to_lowercase());
     let admin = setup_json(
         scribe_on(data_dir).args(["admin", "create", "--email", &admin_email, "--org", org]),

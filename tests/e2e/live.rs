@@ -15,13 +15,13 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-const CLIP: &str = "ljspeech_LJ001-0001.flac";
+pub(crate) const CLIP: &str = "ljspeech_LJ001-0001.flac";
 const CHUNK_MS: usize = 100;
 
 /// 16 kHz mono PCM s16le of a dev clip.
-fn pcm(clip: &str) -> Vec<u8> {
+pub(crate) fn pcm(clip: &str) -> Vec<u8> {
     let audio = audio_ingest::decode_file(&eval_dir().join("dev").join(clip)).expect("decode");
     audio
         .samples
@@ -30,7 +30,7 @@ fn pcm(clip: &str) -> Vec<u8> {
         .collect()
 }
 
-async fn connect_bot(server: &Server, s: &Setup, meeting: &str, query: &str) -> Ws {
+pub(crate) async fn connect_bot(server: &Server, s: &Setup, meeting: &str, query: &str) -> Ws {
     let mut req = format!("{}/ws/audio/{meeting}{query}", server.ws())
         .into_client_request()
         .expect("request");
@@ -46,7 +46,7 @@ async fn connect_bot(server: &Server, s: &Setup, meeting: &str, query: &str) -> 
         .0
 }
 
-async fn connect_viewer(server: &Server, token: &str, meeting: &str, query: &str) -> Ws {
+pub(crate) async fn connect_viewer(server: &Server, token: &str, meeting: &str, query: &str) -> Ws {
     let mut req = format!("{}/ws/transcription/{meeting}{query}", server.ws())
         .into_client_request()
         .expect("request");
@@ -61,7 +61,7 @@ async fn connect_viewer(server: &Server, token: &str, meeting: &str, query: &str
 }
 
 /// The next text message as JSON, or `None` when the socket closed (with its close code).
-async fn next_json(ws: &mut Ws) -> Result<Value, Option<u16>> {
+pub(crate) async fn next_json(ws: &mut Ws) -> Result<Value, Option<u16>> {
     loop {
         match tokio::time::timeout(Duration::from_secs(60), ws.next()).await {
             Ok(Some(Ok(Message::Text(t)))) => return Ok(serde_json::from_str(&t).expect("json")),
@@ -76,7 +76,12 @@ async fn next_json(ws: &mut Ws) -> Result<Value, Option<u16>> {
 }
 
 /// Sends `audio` at real-time pace from `from_byte`, stopping after `stop_after_ms` of it.
-async fn stream_audio(ws: &mut Ws, audio: &[u8], from_byte: usize, stop_after_ms: Option<u64>) {
+pub(crate) async fn stream_audio(
+    ws: &mut Ws,
+    audio: &[u8],
+    from_byte: usize,
+    stop_after_ms: Option<u64>,
+) {
     let chunk = CHUNK_MS * 32;
     let mut start = tokio::time::Instant::now();
     for (i, piece) in audio[from_byte..].chunks(chunk).enumerate() {
@@ -99,7 +104,7 @@ async fn stream_audio(ws: &mut Ws, audio: &[u8], from_byte: usize, stop_after_ms
 
 /// Reads a bot's messages until its closing metadata and close 1000; returns the finals and
 /// the closing metadata.
-async fn bot_until_closed_meta(ws: &mut Ws) -> (Vec<Value>, Value) {
+pub(crate) async fn bot_until_closed_meta(ws: &mut Ws) -> (Vec<Value>, Value) {
     let mut finals = Vec::new();
     let mut last_metadata = None;
     loop {
@@ -118,14 +123,27 @@ async fn bot_until_closed_meta(ws: &mut Ws) -> (Vec<Value>, Value) {
 
 /// Like [`bot_until_closed_meta`] for a stream that was never resumed: the closing metadata
 /// counts exactly the finals this connection received.
-async fn bot_until_closed(ws: &mut Ws) -> Vec<Value> {
+pub(crate) async fn bot_until_closed(ws: &mut Ws) -> Vec<Value> {
     let (finals, meta) = bot_until_closed_meta(ws).await;
     assert_eq!(meta["segments"].as_u64(), Some(finals.len() as u64));
     finals
 }
 
+/// `(segment_id, text)` of each final message, as a [`View`] keeps them.
+pub(crate) fn id_and_text(finals: &[Value]) -> Vec<(String, String)> {
+    finals
+        .iter()
+        .map(|f| {
+            (
+                f["segment_id"].as_str().expect("id").to_owned(),
+                f["text"].as_str().expect("text").to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// A signal that has already fired.
-fn fired() -> Arc<tokio::sync::Notify> {
+pub(crate) fn fired() -> Arc<tokio::sync::Notify> {
     let n = Arc::new(tokio::sync::Notify::new());
     n.notify_one();
     n
@@ -133,14 +151,14 @@ fn fired() -> Arc<tokio::sync::Notify> {
 
 /// A viewer's view: finals keyed by segment id in arrival order, plus the last seq seen.
 #[derive(Default)]
-struct View {
-    finals: Vec<(String, String)>,
-    last_seq: u64,
-    partials_seen: usize,
+pub(crate) struct View {
+    pub(crate) finals: Vec<(String, String)>,
+    pub(crate) last_seq: u64,
+    pub(crate) partials_seen: usize,
 }
 
 impl View {
-    fn apply(&mut self, v: &Value) {
+    pub(crate) fn apply(&mut self, v: &Value) {
         match v["type"].as_str() {
             Some("snapshot") => {
                 for s in v["segments"].as_array().expect("segments") {
@@ -170,14 +188,14 @@ impl View {
         }
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let parts: Vec<&str> = self.finals.iter().map(|(_, t)| t.as_str()).collect();
         parts.join(" ")
     }
 }
 
 /// Watches until `done` is set and no message came for a second.
-async fn watch(mut ws: Ws, done: Arc<tokio::sync::Notify>) -> View {
+pub(crate) async fn watch(mut ws: Ws, done: Arc<tokio::sync::Notify>) -> View {
     let mut view = View::default();
     let finished = done.notified();
     tokio::pin!(finished);
@@ -288,16 +306,11 @@ async fn a_bot_streams_viewers_watch_and_a_resumed_viewer_ends_with_the_same_fin
         steady.finals, view.finals,
         "resumed viewer equals the one that never dropped"
     );
-    let bot_text: Vec<(String, String)> = bot_finals
-        .iter()
-        .map(|f| {
-            (
-                f["segment_id"].as_str().expect("id").to_owned(),
-                f["text"].as_str().expect("text").to_owned(),
-            )
-        })
-        .collect();
-    assert_eq!(steady.finals, bot_text, "the bot got the same finals");
+    assert_eq!(
+        steady.finals,
+        id_and_text(&bot_finals),
+        "the bot got the same finals"
+    );
     let err = wer(&reference(CLIP), &steady.text());
     assert!(err < 0.2, "live WER {err:.3}");
 

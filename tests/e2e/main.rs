@@ -5,4 +5,5 @@ mod bot;
 mod cli_config;
 mod live;
 mod live_page;
+mod nodes;
 mod transcribe;

@@ -470,7 +470,7 @@ async fn a_deleted_meeting_is_gone_and_only_editors_or_admins_may_delete() {
     let feed = f
         .state
         .hub
-        .feed(&meeting.id.to_string(), || async {
+        .feed(&meeting.id.to_string(), meeting.org_id, || async {
             Ok::<_, ()>((Vec::new(), 0))
         })
         .await

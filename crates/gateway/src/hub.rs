@@ -12,6 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 
+use scribe_core::OrgId;
 use scribe_protocol::{SegmentMessage, ServerMessage, SnapshotMessage};
 use tokio::sync::{broadcast, Mutex};
 
@@ -47,28 +48,47 @@ impl Hub {
         }
     }
 
-    /// The feed of `meeting_id`, created on first use. `load` supplies the finals already
-    /// stored (in seq order) and the meeting's last allocated seq when the feed is created, so
-    /// a restarted server continues the numbering and serves the whole transcript.
-    pub async fn feed<F, Fut, E>(&self, meeting_id: &str, load: F) -> Result<Arc<MeetingFeed>, E>
+    /// The feed of `meeting_id` (of organisation `org`), created on first use. `load` supplies
+    /// the finals already stored (in seq order) and the meeting's last allocated seq when the
+    /// feed is created, so a restarted server continues the numbering and serves the whole
+    /// transcript.
+    pub async fn feed<F, Fut, E>(
+        &self,
+        meeting_id: &str,
+        org: OrgId,
+        load: F,
+    ) -> Result<Arc<MeetingFeed>, E>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(Vec<SegmentMessage>, u64), E>>,
     {
-        if let Some(feed) = self.lookup(meeting_id) {
+        if let Some(feed) = self.get(meeting_id) {
             return Ok(feed);
         }
         let (finals, last_seq) = load().await?;
-        let fresh = Arc::new(MeetingFeed::new(meeting_id, finals, last_seq, self.replay));
+        let fresh = Arc::new(MeetingFeed::new(
+            meeting_id,
+            org,
+            finals,
+            last_seq,
+            self.replay,
+        ));
         let mut feeds = self.feeds.lock().unwrap_or_else(|p| p.into_inner());
         Ok(Arc::clone(
             feeds.entry(meeting_id.to_owned()).or_insert(fresh),
         ))
     }
 
-    fn lookup(&self, meeting_id: &str) -> Option<Arc<MeetingFeed>> {
+    /// The feed of `meeting_id` if this process has it in memory (someone streams or watches).
+    pub fn get(&self, meeting_id: &str) -> Option<Arc<MeetingFeed>> {
         let feeds = self.feeds.lock().unwrap_or_else(|p| p.into_inner());
         feeds.get(meeting_id).cloned()
+    }
+
+    /// Every feed in memory.
+    pub fn all(&self) -> Vec<Arc<MeetingFeed>> {
+        let feeds = self.feeds.lock().unwrap_or_else(|p| p.into_inner());
+        feeds.values().cloned().collect()
     }
 
     /// Forgets feeds nobody holds any more (no stream, no viewer); their finals are in the
@@ -104,6 +124,7 @@ impl Hub {
 /// One meeting's numbered message feed.
 pub struct MeetingFeed {
     meeting_id: String,
+    org: OrgId,
     state: Mutex<FeedState>,
     tx: broadcast::Sender<Frame>,
     /// Set once the meeting is deleted: its viewers are closed.
@@ -131,6 +152,7 @@ pub struct Subscription {
 impl MeetingFeed {
     fn new(
         meeting_id: &str,
+        org: OrgId,
         mut finals: Vec<SegmentMessage>,
         last_seq: u64,
         replay: usize,
@@ -141,6 +163,7 @@ impl MeetingFeed {
         let (tx, _) = broadcast::channel(replay.clamp(1024, 8192));
         Self {
             meeting_id: meeting_id.to_owned(),
+            org,
             state: Mutex::new(FeedState {
                 next_seq,
                 finals,
@@ -166,6 +189,49 @@ impl MeetingFeed {
     /// The meeting this feed belongs to.
     pub fn meeting_id(&self) -> &str {
         &self.meeting_id
+    }
+
+    /// The meeting's organisation.
+    pub fn org_id(&self) -> OrgId {
+        self.org
+    }
+
+    /// The highest seq among the finals this feed holds (0 before the first).
+    pub async fn last_final_seq(&self) -> u64 {
+        let state = self.state.lock().await;
+        state.finals.iter().map(|f| f.seq).max().unwrap_or(0)
+    }
+
+    /// Takes in finals another server stored (read back from the shared store) and sends the
+    /// ones this feed lacks to its viewers, in seq order. Returns how many were new.
+    pub async fn ingest(&self, mut finals: Vec<SegmentMessage>) -> usize {
+        let mut state = self.state.lock().await;
+        finals.sort_by_key(|f| f.seq);
+        let mut added = 0;
+        for mut msg in finals {
+            if state.finals.iter().any(|f| f.segment_id == msg.segment_id) {
+                continue;
+            }
+            msg.meeting_id.clone_from(&self.meeting_id);
+            msg.is_final = true;
+            let frame = Frame {
+                seq: msg.seq,
+                stream_id: Arc::from(msg.stream_id.as_str()),
+                json: Arc::from(ServerMessage::Segment(msg.clone()).to_json()),
+            };
+            state.next_seq = state.next_seq.max(msg.seq + 1);
+            state.partials.remove(&msg.segment_id);
+            // Usually appended at the end; a final that overtook a local one is put in place.
+            let at = state.finals.partition_point(|f| f.seq < msg.seq);
+            state.finals.insert(at, msg);
+            state.recent.push_back(frame.clone());
+            while state.recent.len() > state.replay {
+                state.recent.pop_front();
+            }
+            let _ = self.tx.send(frame);
+            added += 1;
+        }
+        added
     }
 
     /// Numbers `msg` and sends it to every subscriber. `assign` gets the message with the seq

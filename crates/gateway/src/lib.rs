@@ -7,6 +7,7 @@ pub mod app;
 mod auth;
 pub mod config;
 pub mod error;
+pub mod follow;
 mod headers;
 pub mod hub;
 pub mod metrics;

@@ -3,9 +3,11 @@
 //! database) — each with versioned migrations, and the conformance suite both must pass.
 //!
 //! Every organisation-owned operation takes an [`OrgScope`]; an unscoped query on such data
-//! does not compile; on PostgreSQL, row-level security is a second wall. Field encryption and
-//! the change feed (issue 4) slot in behind the same trait.
+//! does not compile; on PostgreSQL, row-level security is a second wall. Servers sharing a
+//! PostgreSQL database learn of each other's finals through [`Store::changes`]
+//! (LISTEN/NOTIFY). Field encryption (issue 4) slots in behind the same trait.
 
+mod change;
 mod embedded;
 mod error;
 mod migration;
@@ -16,6 +18,7 @@ mod store;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
+pub use change::Change;
 pub use embedded::backup::{
     check_file as check_backup, restore as restore_backup, BackupSummary, RestoreOutcome, LOCK_FILE,
 };

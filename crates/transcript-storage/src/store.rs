@@ -11,6 +11,7 @@
 use async_trait::async_trait;
 use scribe_core::{BotId, MeetingId, OrgId, OrgScope, StreamId, UserId};
 
+use crate::change::Change;
 use crate::error::StoreResult;
 use crate::model::{
     Bot, LoginRecord, Meeting, NewFinal, NewMeeting, NewStream, NewUser, Organisation,
@@ -130,6 +131,14 @@ pub trait Store: Send + Sync + 'static {
         meeting: MeetingId,
         after_seq: u64,
     ) -> StoreResult<Vec<StoredFinal>>;
+
+    /// Changes committed by *other* processes sharing this store's database, for servers that
+    /// run side by side (each one's own changes reach its viewers directly). `None` when the
+    /// backend has no cross-process feed (the embedded store serves one server). Changes come
+    /// after their transaction committed; a receiver that lags gets `Lagged` and should resync.
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
+        None
+    }
 
     /// All finals of the meeting, in seq order.
     async fn list_finals(

@@ -23,9 +23,11 @@ async fn ok(m: SegmentMessage) -> Result<u64, String> {
 }
 
 async fn feed(hub: &Hub, id: &str) -> Arc<MeetingFeed> {
-    hub.feed(id, || async { Ok::<_, String>((vec![], 0)) })
-        .await
-        .expect("feed")
+    hub.feed(id, OrgId::generate(), || async {
+        Ok::<_, String>((vec![], 0))
+    })
+    .await
+    .expect("feed")
 }
 
 fn parse(frame: &Frame) -> serde_json::Value {
@@ -139,7 +141,9 @@ async fn feed_continues_numbering_after_restart() {
     let mut stored = seg("s", "a", true, "before restart");
     stored.seq = 41;
     let f = hub
-        .feed("m", || async move { Ok::<_, String>((vec![stored], 0)) })
+        .feed("m", OrgId::generate(), || async move {
+            Ok::<_, String>((vec![stored], 0))
+        })
         .await
         .expect("feed");
     assert_eq!(
@@ -150,7 +154,7 @@ async fn feed_continues_numbering_after_restart() {
     );
     // A second lookup returns the same feed without loading again.
     let again = hub
-        .feed("m", || async {
+        .feed("m", OrgId::generate(), || async {
             Err::<(Vec<SegmentMessage>, u64), _>("must not load".to_owned())
         })
         .await
@@ -241,7 +245,9 @@ async fn a_viewer_joining_mid_stream_misses_nothing_and_sees_nothing_twice() {
 async fn the_store_assigns_seqs_and_a_retried_final_is_not_sent_twice() {
     let hub = Hub::default();
     let f = hub
-        .feed("m", || async { Ok::<_, String>((vec![], 7)) })
+        .feed("m", OrgId::generate(), || async {
+            Ok::<_, String>((vec![], 7))
+        })
         .await
         .expect("feed");
     let mut sub = f.subscribe(None).await;
@@ -267,4 +273,31 @@ async fn the_store_assigns_seqs_and_a_retried_final_is_not_sent_twice() {
     assert!(sub.live.try_recv().is_err());
     assert_eq!(f.finals().await.len(), 1);
     assert_eq!(f.next_seq().await, 11);
+}
+
+#[tokio::test]
+async fn finals_from_another_server_replace_partials_and_arrive_once() {
+    let hub = Hub::default();
+    let f = feed(&hub, "m").await;
+    f.publish(seg("local", "p", false, "provisional"), ok)
+        .await
+        .expect("partial");
+    let mut sub = f.subscribe(None).await;
+    let mut remote = seg("remote", "r1", true, "from the other server");
+    remote.seq = 5;
+    let mut replaced = seg("local", "p", true, "settled");
+    replaced.seq = 6;
+    assert_eq!(f.ingest(vec![replaced.clone(), remote.clone()]).await, 2);
+    assert_eq!(f.ingest(vec![remote]).await, 0, "already held");
+    let got: Vec<u64> = [sub.live.recv().await, sub.live.recv().await]
+        .into_iter()
+        .map(|r| r.expect("frame").seq)
+        .collect();
+    assert_eq!(got, vec![5, 6], "in seq order");
+    assert_eq!(f.last_final_seq().await, 6);
+    assert_eq!(f.next_seq().await, 7);
+    let snapshot = f.subscribe(None).await;
+    let v = parse(&snapshot.initial[0]);
+    assert_eq!(v["partials"].as_array().map(Vec::len), Some(0), "{v}");
+    assert_eq!(v["segments"].as_array().map(Vec::len), Some(2), "{v}");
 }

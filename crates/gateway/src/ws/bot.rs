@@ -26,7 +26,7 @@ use scribe_protocol::{
     AudioParams, BotControl, MetadataMessage, SegmentMessage, ServerMessage, WordMessage,
 };
 use speech_engine::{AdmitError, StreamHandle};
-use transcript_storage::{NewFinal, NewStream, ResumeTokenHash, StoreError, Stream};
+use transcript_storage::{NewFinal, NewStream, ResumeTokenHash, StoreError, StoredFinal, Stream};
 
 use super::driver::{AudioInput, Driver};
 use super::{refuse, stopping, ws_error, ActiveGuard, RateBucket};
@@ -237,29 +237,31 @@ pub(crate) async fn feed_for(
     let store = Arc::clone(&app.store);
     let scope = *scope;
     app.hub
-        .feed(&meeting.to_string(), || async move {
+        .feed(&meeting.to_string(), scope.org_id(), || async move {
             let m = store.get_meeting(&scope, meeting).await?;
             let finals = store.list_finals(&scope, meeting).await?;
-            let msgs = finals
-                .into_iter()
-                .map(|f| SegmentMessage {
-                    meeting_id: f.meeting_id.to_string(),
-                    stream_id: f.stream_id.to_string(),
-                    segment_id: f.id.to_string(),
-                    seq: f.seq,
-                    is_final: true,
-                    start_ms: f.segment.start_ms,
-                    end_ms: f.segment.end_ms,
-                    text: f.segment.text.clone(),
-                    words: words_of(&f.segment),
-                    speaker: f.speaker,
-                    language: f.language.unwrap_or_default(),
-                })
-                .collect();
+            let msgs = finals.into_iter().map(final_message).collect();
             Ok::<_, StoreError>((msgs, m.last_seq))
         })
         .await
         .map_err(|e| store_error("feed load", e))
+}
+
+/// A stored final as the `segment` message viewers get.
+pub(crate) fn final_message(f: StoredFinal) -> SegmentMessage {
+    SegmentMessage {
+        meeting_id: f.meeting_id.to_string(),
+        stream_id: f.stream_id.to_string(),
+        segment_id: f.id.to_string(),
+        seq: f.seq,
+        is_final: true,
+        start_ms: f.segment.start_ms,
+        end_ms: f.segment.end_ms,
+        words: words_of(&f.segment),
+        text: f.segment.text,
+        speaker: f.speaker,
+        language: f.language.unwrap_or_default(),
+    }
 }
 
 fn words_of(segment: &Segment) -> Vec<WordMessage> {

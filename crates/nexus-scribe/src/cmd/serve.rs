@@ -56,6 +56,8 @@ pub async fn run(config: &Config, listen: Option<SocketAddr>) -> anyhow::Result<
             allowed_origins: config.server.allowed_origins.clone(),
         },
     });
+    // Other servers on the same database: their finals reach this server's viewers.
+    gateway::follow::spawn(&state);
     let addr = match listen {
         Some(a) => a,
         None => SocketAddr::new(

@@ -3,8 +3,10 @@
 use deadpool_postgres::Client;
 use scribe_core::{MeetingId, OrgId, OrgScope, UserId};
 use tokio_postgres::Row;
+use uuid::Uuid;
 
-use super::sql::{id, opt_id, scoped, scoped_one, scoped_rows, scoped_touch, uint, Params};
+use super::feed;
+use super::sql::{id, opt_id, scoped, scoped_one, scoped_rows, uint, Params};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{now_ms, Meeting, NewMeeting};
 
@@ -83,9 +85,23 @@ pub(crate) async fn delete_meeting(
     client: &mut Client,
     scope: &OrgScope,
     meeting: MeetingId,
+    node: Uuid,
 ) -> StoreResult<()> {
+    let tx = scoped(client, scope).await?;
     // Streams and segments go with it (ON DELETE CASCADE).
-    let sql = "DELETE FROM meetings WHERE org_id = $1 AND id = $2";
-    let params: &Params = &[&scope.org_id().as_uuid(), &meeting.as_uuid()];
-    scoped_touch(client, scope, sql, params).await
+    let delete = tx
+        .prepare_cached("DELETE FROM meetings WHERE org_id = $1 AND id = $2")
+        .await?;
+    let deleted = tx
+        .execute(&delete, &[&scope.org_id().as_uuid(), &meeting.as_uuid()])
+        .await?;
+    if deleted == 0 {
+        return Err(StoreError::NotFound);
+    }
+    // Other servers close this meeting's viewers (delivered only if this commits).
+    let payload = feed::deleted_payload(node, scope.org_id(), meeting);
+    let notify = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
+    tx.execute(&notify, &[&feed::CHANNEL, &payload]).await?;
+    tx.commit().await?;
+    Ok(())
 }

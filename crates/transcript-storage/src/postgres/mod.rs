@@ -11,6 +11,7 @@
 //! [`PostgresOptions::tls`]. The password, if the server wants one, comes from the secret
 //! source, never from the URL.
 
+mod feed;
 mod identity;
 mod meetings;
 mod migrate;
@@ -30,6 +31,7 @@ use deadpool_postgres::{Client, Manager, ManagerConfig, Pool, RecyclingMethod, R
 use scribe_core::{BotId, MeetingId, OrgId, OrgScope, StreamId, UserId};
 use tokio_postgres::config::{Host, SslMode};
 
+use crate::change::Change;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
     Bot, LoginRecord, Meeting, NewFinal, NewMeeting, NewStream, NewUser, Organisation,
@@ -157,6 +159,10 @@ impl PostgresOptions {
 pub struct PostgresStore {
     pool: Pool,
     describe: String,
+    /// How the change-feed listener connects, and this handle's node id.
+    listen: feed::ListenConfig,
+    /// The change feed, started on the first [`Store::changes`] call.
+    changes: std::sync::OnceLock<std::sync::Arc<tokio::sync::broadcast::Sender<Change>>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -198,14 +204,19 @@ impl PostgresStore {
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
-        let manager = match &options.tls {
-            PostgresTls::Disable => {
-                Manager::from_config(config, tokio_postgres::NoTls, manager_config)
-            }
-            PostgresTls::VerifyFull { ca_file } => {
-                let tls = tls::connector(ca_file.as_deref())?;
-                Manager::from_config(config, tls, manager_config)
-            }
+        let tls = match &options.tls {
+            PostgresTls::Disable => None,
+            PostgresTls::VerifyFull { ca_file } => Some(tls::connector(ca_file.as_deref())?),
+        };
+        let listen = feed::ListenConfig {
+            driver: config.clone(),
+            tls: tls.clone(),
+            node: uuid::Uuid::new_v4(),
+            describe: options.describe(),
+        };
+        let manager = match tls {
+            None => Manager::from_config(config, tokio_postgres::NoTls, manager_config),
+            Some(tls) => Manager::from_config(config, tls, manager_config),
         };
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(1))
@@ -218,6 +229,8 @@ impl PostgresStore {
         Ok(Self {
             pool,
             describe: options.describe(),
+            listen,
+            changes: std::sync::OnceLock::new(),
         })
     }
 
@@ -395,7 +408,7 @@ impl Store for PostgresStore {
     }
 
     async fn delete_meeting(&self, scope: &OrgScope, id: MeetingId) -> StoreResult<()> {
-        on_client!(self, meetings::delete_meeting(scope, id))
+        on_client!(self, meetings::delete_meeting(scope, id, self.listen.node))
     }
 
     async fn open_stream(&self, scope: &OrgScope, new: NewStream) -> StoreResult<Stream> {
@@ -428,7 +441,7 @@ impl Store for PostgresStore {
     }
 
     async fn append_final(&self, scope: &OrgScope, new: NewFinal) -> StoreResult<u64> {
-        on_client!(self, segments::append_final(scope, new))
+        on_client!(self, segments::append_final(scope, new, self.listen.node))
     }
 
     async fn allocate_seq(&self, scope: &OrgScope, meeting: MeetingId) -> StoreResult<u64> {
@@ -442,5 +455,12 @@ impl Store for PostgresStore {
         after_seq: u64,
     ) -> StoreResult<Vec<StoredFinal>> {
         on_client!(self, segments::list_finals_since(scope, meeting, after_seq))
+    }
+
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
+        let tx = self
+            .changes
+            .get_or_init(|| feed::start(self.listen.clone()));
+        Some(tx.subscribe())
     }
 }

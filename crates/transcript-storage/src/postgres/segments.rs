@@ -10,6 +10,7 @@ use scribe_core::{MeetingId, OrgScope, Segment, SegmentId, StreamId};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use super::feed;
 use super::sql::{
     id, is_unique_violation, scoped, scoped_one, scoped_snapshot, to_i64, uint, words, Params,
 };
@@ -48,6 +49,7 @@ pub(crate) async fn append_final(
     client: &mut Client,
     scope: &OrgScope,
     new: NewFinal,
+    node: Uuid,
 ) -> StoreResult<u64> {
     new.validate()?;
     let words_json = serde_json::to_string(&new.segment.words)
@@ -55,7 +57,7 @@ pub(crate) async fn append_final(
     // A concurrent retry of the same final can lose the insert race once; the second attempt
     // finds the stored row.
     for _ in 0..2 {
-        if let Appended::Seq(seq) = try_append(client, scope, &new, &words_json).await? {
+        if let Appended::Seq(seq) = try_append(client, scope, &new, &words_json, node).await? {
             return Ok(seq);
         }
     }
@@ -67,6 +69,7 @@ async fn try_append(
     scope: &OrgScope,
     new: &NewFinal,
     words_json: &str,
+    node: Uuid,
 ) -> StoreResult<Appended> {
     let org = scope.org_id().as_uuid();
     let meeting = new.meeting_id.as_uuid();
@@ -163,10 +166,13 @@ async fn try_append(
             .await?;
         tx.execute(&ack, &[&org, &stream, &to_i64(acked)?]).await?;
     }
+    let seq = u64::try_from(seq).map_err(|_| StoreError::Corrupt("negative seq"))?;
+    // Other servers' viewers learn of it (delivered only if this commits).
+    let payload = feed::final_payload(node, scope.org_id(), new.meeting_id, seq);
+    let notify = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
+    tx.execute(&notify, &[&feed::CHANNEL, &payload]).await?;
     tx.commit().await?;
-    u64::try_from(seq)
-        .map(Appended::Seq)
-        .map_err(|_| StoreError::Corrupt("negative seq"))
+    Ok(Appended::Seq(seq))
 }
 
 pub(crate) async fn allocate_seq(

@@ -2,6 +2,7 @@
 //! only this backend has (row-level security, migrations on a shared server, TLS, connection
 //! settings).
 
+mod feed;
 mod migrations;
 mod options;
 mod rls;

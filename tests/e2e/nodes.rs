@@ -1,0 +1,90 @@
+//! Two servers on one PostgreSQL database: a meeting streamed into the first is watched live
+//! through the second (the store's LISTEN/NOTIFY change feed), and both serve the same
+//! transcript.
+
+use std::time::{Duration, Instant};
+
+use e2e_tests::server::{http_get, login, setup_env, Server};
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio_tungstenite::tungstenite::Message;
+use transcript_storage::conformance::postgres::fresh_database;
+
+use crate::live::{
+    bot_until_closed, connect_bot, connect_viewer, id_and_text, next_json, pcm, stream_audio, View,
+    CLIP,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_on_a_second_server_watches_a_meeting_streamed_into_the_first() {
+    let url = fresh_database("e2e_two_servers");
+    let env = [
+        ("NEXUS_SCRIBE__STORAGE__BACKEND", "postgres"),
+        ("NEXUS_SCRIBE__STORAGE__POSTGRES_URL", url.as_str()),
+    ];
+    // One data folder for both: the same secrets (tokens from one are valid on the other).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = setup_env(dir.path(), "Council", &env);
+    let first = Server::start(dir.path(), &env);
+    let second = Server::start(dir.path(), &env);
+    assert!(
+        second.log().contains("following other servers"),
+        "{}",
+        second.log()
+    );
+    let token = login(&second, &s.admin_email);
+
+    // The viewer on the second server: snapshot first (empty), then whatever arrives.
+    let mut viewer = connect_viewer(&second, &token, &s.meeting_id, "").await;
+    let snapshot = next_json(&mut viewer).await.expect("snapshot");
+    assert_eq!(snapshot["type"], "snapshot");
+    let watched = tokio::spawn(async move {
+        let mut view = View::default();
+        let mut first_final_at = None;
+        while let Ok(Some(Ok(m))) =
+            tokio::time::timeout(Duration::from_secs(8), viewer.next()).await
+        {
+            if let Message::Text(t) = m {
+                let v: serde_json::Value = serde_json::from_str(&t).expect("json");
+                if v["is_final"] == true && first_final_at.is_none() {
+                    first_final_at = Some(Instant::now());
+                }
+                view.apply(&v);
+            }
+        }
+        (view, first_final_at)
+    });
+
+    // The bot streams real speech at real-time pace into the first server.
+    let mut bot = connect_bot(&first, &s, &s.meeting_id, "").await;
+    assert_eq!(
+        next_json(&mut bot).await.expect("metadata")["type"],
+        "metadata"
+    );
+    let audio = pcm(CLIP);
+    stream_audio(&mut bot, &audio, 0, None).await;
+    let audio_ended = Instant::now();
+    bot.send(Message::Text(r#"{"type":"CloseStream"}"#.into()))
+        .await
+        .expect("close stream");
+    let bot_finals = bot_until_closed(&mut bot).await;
+    assert!(!bot_finals.is_empty());
+
+    let (view, first_final_at) = watched.await.expect("viewer");
+    let first_final_at = first_final_at.expect("the second server's viewer got finals");
+    assert!(
+        first_final_at < audio_ended,
+        "finals reached the other server while the bot was still talking"
+    );
+    assert_eq!(
+        view.finals,
+        id_and_text(&bot_finals),
+        "every final, once, in order, on the other server"
+    );
+
+    // Both servers serve the same stored transcript.
+    let path = format!("/api/v1/meetings/{}/transcript?format=txt", s.meeting_id);
+    let from_first = http_get(&first, &path, Some(&token));
+    let from_second = http_get(&second, &path, Some(&token));
+    assert_eq!(from_first.0, 200, "{}", from_first.1);
+    assert_eq!(from_first, from_second);
+}
