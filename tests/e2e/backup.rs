@@ -52,18 +52,19 @@ fn a_restored_backup_serves_the_same_transcript() {
         summary["segments"].as_u64().is_some_and(|n| n >= 1),
         "{summary}"
     );
-    let refused = scribe_on(live.path())
-        .arg("restore")
-        .arg(&file)
-        .output()
-        .expect("restore runs");
-    assert!(!refused.status.success());
-    let err = String::from_utf8_lossy(&refused.stderr);
+    let err = refused_restore(live.path(), &file);
     assert!(err.contains("in use"), "{err}");
     assert!(server.terminate(Duration::from_secs(20)), "server stops");
 
-    // A fresh folder restored from the file serves the same transcript.
+    // A folder with another master key refuses the backup: its transcripts would not open.
+    let stranger = tempfile::tempdir().expect("stranger dir");
+    let err = refused_restore(stranger.path(), &file);
+    assert!(err.contains("master_key"), "{err}");
+
+    // A fresh folder with the same secrets (as an operator restores them from their own safe
+    // place), restored from the file, serves the same transcript.
     let restored = tempfile::tempdir().expect("restored dir");
+    copy_secrets(live.path(), restored.path());
     let outcome = setup_json(scribe_on(restored.path()).arg("restore").arg(&file), None);
     assert!(outcome["previous"].is_null(), "{outcome}");
     let server = Server::start(restored.path(), &[]);
@@ -74,4 +75,27 @@ fn a_restored_backup_serves_the_same_transcript() {
         after, before,
         "the restored store serves the same transcript"
     );
+}
+
+/// Copies the generated secrets (owner-only, as the server requires) from one data folder to
+/// another.
+fn copy_secrets(from: &std::path::Path, to: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = to.join("secrets");
+    std::fs::create_dir(&dir).expect("secrets dir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("0700");
+    let file = dir.join("secrets.toml");
+    std::fs::copy(from.join("secrets/secrets.toml"), &file).expect("copy secrets");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("0600");
+}
+
+/// Runs `restore FILE` on `dir`, which must fail; returns what it said.
+fn refused_restore(dir: &std::path::Path, file: &std::path::Path) -> String {
+    let out = scribe_on(dir)
+        .arg("restore")
+        .arg(file)
+        .output()
+        .expect("restore runs");
+    assert!(!out.status.success(), "restore should have been refused");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -50,9 +50,16 @@ async fn catch_up(app: &AppState, feed: &MeetingFeed) {
     let scope = OrgScope::for_org(feed.org_id());
     let after = feed.last_final_seq().await;
     match app.store.list_finals_since(&scope, meeting, after).await {
+        // Unreadable finals (the store logged which and why) cannot be shown live.
         Ok(finals) => {
             let added = feed
-                .ingest(finals.into_iter().map(final_message).collect())
+                .ingest(
+                    finals
+                        .into_iter()
+                        .filter_map(Result::ok)
+                        .map(final_message)
+                        .collect(),
+                )
                 .await;
             if added > 0 {
                 tracing::debug!(%meeting, added, "finals from another server");

@@ -51,7 +51,11 @@ pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef0123456789abcdef";
 
 /// A state on a fresh store in `dir`.
 pub async fn state(dir: &std::path::Path) -> AppState {
-    let store = Arc::new(EmbeddedStore::open(dir).await.expect("store"));
+    let store = Arc::new(
+        EmbeddedStore::open(dir, &transcript_storage::Keyring::random())
+            .await
+            .expect("store"),
+    );
     let engine = Arc::new(StandInEngine {
         info: ModelInfo {
             name: "stand-in".into(),

@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use scribe_core::render::{render, Format};
 use scribe_core::{ErrorCode, Segment, Transcript};
-use transcript_storage::StoredFinal;
+use transcript_storage::{StoredFinal, UnreadableFinal};
 
 use crate::api::parse_meeting_id;
 use crate::app::AppState;
@@ -58,7 +58,11 @@ pub async fn export(
         .list_finals(&principal.scope(), meeting_id)
         .await
         .map_err(|e| auth::store_error("transcript read", e))?;
-    let transcript = group(&finals);
+    let (readable, unreadable): (Vec<_>, Vec<_>) = finals.into_iter().partition(Result::is_ok);
+    let readable: Vec<StoredFinal> = readable.into_iter().filter_map(Result::ok).collect();
+    let unreadable: Vec<UnreadableFinal> = unreadable.into_iter().filter_map(Result::err).collect();
+    let mut transcript = group(&readable);
+    mark_unreadable(&mut transcript, &unreadable);
     let body = match format {
         Format::Json => {
             let mut v: serde_json::Value =
@@ -67,6 +71,19 @@ pub async fn export(
                 obj.insert("meeting_id".into(), meeting.id.to_string().into());
                 obj.insert("title".into(), meeting.title.clone().into());
                 obj.insert("last_seq".into(), meeting.last_seq.into());
+                let gaps: Vec<serde_json::Value> = unreadable
+                    .iter()
+                    .map(|u| {
+                        serde_json::json!({
+                            "segment_id": u.id.to_string(),
+                            "seq": u.seq,
+                            "start_ms": u.start_ms,
+                            "end_ms": u.end_ms,
+                            "reason": u.reason,
+                        })
+                    })
+                    .collect();
+                obj.insert("unreadable".into(), gaps.into());
             }
             v.to_string()
         }
@@ -90,6 +107,28 @@ pub async fn export(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(res)
+}
+
+/// Puts a visible marker where each unreadable final was: the gap and why, never made-up text.
+fn mark_unreadable(transcript: &mut Transcript, unreadable: &[UnreadableFinal]) {
+    if unreadable.is_empty() {
+        return;
+    }
+    for u in unreadable {
+        transcript.segments.push(Segment {
+            start_ms: u.start_ms,
+            end_ms: u.end_ms.max(u.start_ms),
+            text: format!("[segment {} unreadable: {}]", u.seq, u.reason),
+            words: Vec::new(),
+        });
+    }
+    transcript.segments.sort_by_key(|s| s.start_ms);
+    transcript.duration_ms = transcript
+        .segments
+        .iter()
+        .map(|s| s.end_ms)
+        .max()
+        .unwrap_or(0);
 }
 
 fn bad_format() -> ApiError {
@@ -173,6 +212,34 @@ mod tests {
             language: Some("en".into()),
             created_at_ms: 0,
         }
+    }
+
+    #[test]
+    fn an_unreadable_final_is_marked_in_place_and_the_rest_reads() {
+        let s = StreamId::generate();
+        let mut t = group(&[
+            fin(s, 1, 0, 900, "Before the gap."),
+            fin(s, 3, 5_000, 5_900, "After the gap."),
+        ]);
+        let gap = UnreadableFinal {
+            id: SegmentId::generate(),
+            meeting_id: MeetingId::generate(),
+            stream_id: s,
+            seq: 2,
+            start_ms: 2_000,
+            end_ms: 2_800,
+            reason: "stored data is corrupt: a stored field failed its integrity check".into(),
+        };
+        mark_unreadable(&mut t, &[gap]);
+        let texts: Vec<&str> = t.segments.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts.len(), 3);
+        assert_eq!(texts[0], "Before the gap.");
+        assert!(
+            texts[1].starts_with("[segment 2 unreadable: ") && texts[1].contains("integrity"),
+            "{}",
+            texts[1]
+        );
+        assert_eq!(texts[2], "After the gap.");
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub enum Command {
     /// Manage meetings.
     #[command(subcommand)]
     Meetings(MeetingsCommand),
+    /// Encryption at rest: rotate an organisation's data key, re-encrypt its data, re-wrap all
+    /// data keys after a master-key rotation.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Meeting bots: stream audio to a running service.
     #[command(subcommand)]
     Bot(crate::cmd::bot::BotCommand),
@@ -112,6 +116,29 @@ pub enum MeetingsCommand {
         #[arg(long)]
         title: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new data-key version for an organisation; new writes use it at once, older values
+    /// stay readable. Prints {"org_id","version"}.
+    Rotate {
+        /// Organisation id or name.
+        #[arg(long)]
+        org: String,
+    },
+    /// Seal every value of an organisation not under its newest data key again with it (run
+    /// after `rotate` to retire the old key). Prints {"org_id","resealed","unreadable"}; exits
+    /// with status 1 when some value could not be read (it is left as it is).
+    Reencrypt {
+        /// Organisation id or name.
+        #[arg(long)]
+        org: String,
+    },
+    /// Re-wrap every organisation's data keys with the current master key (after rotating
+    /// master_key, with the old value still supplied as a previous version). Prints
+    /// {"rewrapped"}.
+    Rewrap,
 }
 
 #[derive(Debug, Args)]

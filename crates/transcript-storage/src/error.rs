@@ -36,6 +36,10 @@ pub enum StoreError {
     /// The data folder or database file could not be prepared.
     #[error("data folder: {0}")]
     Io(#[from] std::io::Error),
+    /// A value is encrypted with a key this server does not have (a master key that was
+    /// rotated away, or a different one than the data was written with).
+    #[error("encryption key unavailable: {0}")]
+    KeyUnavailable(&'static str),
     /// The storage settings are unusable (bad URL, unreadable CA file, ...); the text names
     /// the setting, never its value.
     #[error("storage configuration: {0}")]
@@ -60,6 +64,7 @@ impl StoreError {
             Self::SchemaTooNew { .. }
             | Self::SchemaBehind { .. }
             | Self::Config(_)
+            | Self::KeyUnavailable(_)
             | Self::Corrupt(_)
             | Self::Io(_)
             | Self::Backend(_) => ErrorCode::Internal,

@@ -8,26 +8,30 @@
 //! (LISTEN/NOTIFY). Field encryption (issue 4) slots in behind the same trait.
 
 mod change;
+mod crypto;
 mod embedded;
 mod error;
 mod migration;
 mod model;
 mod postgres;
+mod sealing;
 mod store;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
 pub use change::Change;
+pub use crypto::Keyring;
 pub use embedded::backup::{
     check_file as check_backup, restore as restore_backup, BackupSummary, RestoreOutcome, LOCK_FILE,
 };
 pub use embedded::{EmbeddedOptions, EmbeddedStore, EMBEDDED_DB_FILE};
 pub use error::{StoreError, StoreResult};
 pub use model::{
-    Bot, LoginRecord, Meeting, NewFinal, NewMeeting, NewStream, NewUser, Organisation,
-    ResumeTokenHash, StoredFinal, Stream, User,
+    Bot, FinalRead, LoginRecord, Meeting, NewFinal, NewMeeting, NewStream, NewUser, Organisation,
+    ResumeTokenHash, StoredFinal, Stream, UnreadableFinal, User,
 };
 pub use postgres::{PostgresOptions, PostgresStore, PostgresTls, SchemaStatus};
 pub use scribe_core::{BotId, MeetingId, OrgId, OrgScope, SegmentId, StreamId, UserId};
+pub use sealing::ReencryptReport;
 pub use store::Store;

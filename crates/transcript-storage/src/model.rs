@@ -221,6 +221,24 @@ impl Stream {
     }
 }
 
+/// A stored final whose sealed fields cannot be opened: tampered with, damaged, or encrypted
+/// with a key this server does not have. Its text is never returned raw nor replaced by a
+/// default; readers show the gap and the reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnreadableFinal {
+    pub id: SegmentId,
+    pub meeting_id: MeetingId,
+    pub stream_id: StreamId,
+    pub seq: u64,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// Why, for people: e.g. "a stored field failed its integrity check (tampered or damaged)".
+    pub reason: String,
+}
+
+/// One final as read back: readable, or the record of why not.
+pub type FinalRead = Result<StoredFinal, UnreadableFinal>;
+
 /// Largest value the backends store in a signed 64-bit column.
 const MAX_STORED: u64 = i64::MAX as u64;
 

@@ -5,8 +5,9 @@
 //! for the same cases. Every method on organisation-owned data takes an [`OrgScope`]; the few
 //! that do not are listed under "unscoped lookups" and exist to *establish* a scope.
 //!
-//! Encryption at rest (issue 4) will sit inside the backends: sensitive fields are sealed on
-//! the way in and opened on the way out, so this trait keeps speaking plain values.
+//! Encryption at rest sits inside the backends: sensitive fields (meeting titles, segment
+//! text, words and speaker) are sealed on the way in and opened on the way out, so this trait
+//! speaks plain values.
 
 use async_trait::async_trait;
 use scribe_core::{BotId, MeetingId, OrgId, OrgScope, StreamId, UserId};
@@ -14,9 +15,10 @@ use scribe_core::{BotId, MeetingId, OrgId, OrgScope, StreamId, UserId};
 use crate::change::Change;
 use crate::error::StoreResult;
 use crate::model::{
-    Bot, LoginRecord, Meeting, NewFinal, NewMeeting, NewStream, NewUser, Organisation,
-    ResumeTokenHash, StoredFinal, Stream, User,
+    Bot, FinalRead, LoginRecord, Meeting, NewFinal, NewMeeting, NewStream, NewUser, Organisation,
+    ResumeTokenHash, Stream, User,
 };
+use crate::sealing::ReencryptReport;
 
 /// Storage of organisations, users, bots, meetings, streams and transcript segments.
 ///
@@ -124,13 +126,30 @@ pub trait Store: Send + Sync + 'static {
     async fn allocate_seq(&self, scope: &OrgScope, meeting: MeetingId) -> StoreResult<u64>;
 
     /// The meeting's finals with `seq > after_seq`, in seq order. `NotFound` if the meeting is
-    /// not the scope's (an existing meeting without finals gives an empty list).
+    /// not the scope's (an existing meeting without finals gives an empty list). A final whose
+    /// sealed fields cannot be opened comes back as [`UnreadableFinal`] in its place, so one
+    /// damaged value never hides the rest of the transcript.
     async fn list_finals_since(
         &self,
         scope: &OrgScope,
         meeting: MeetingId,
         after_seq: u64,
-    ) -> StoreResult<Vec<StoredFinal>>;
+    ) -> StoreResult<Vec<FinalRead>>;
+
+    // ---- encryption at rest: key management ----
+
+    /// Adds a new data-key version for the scope's organisation; new writes use it, older
+    /// versions stay readable. Returns the new version.
+    async fn rotate_data_key(&self, scope: &OrgScope) -> StoreResult<u32>;
+
+    /// Seals every value of the scope's organisation that is not under its newest data key
+    /// again with it. Values that cannot be opened are counted, left alone, never replaced.
+    async fn reencrypt(&self, scope: &OrgScope) -> StoreResult<ReencryptReport>;
+
+    /// Re-wraps every organisation's data keys with the current master key (after the master
+    /// key was rotated, with the old one still configured as previous). Returns how many keys
+    /// were re-wrapped.
+    async fn rewrap_data_keys(&self) -> StoreResult<u64>;
 
     /// Changes committed by *other* processes sharing this store's database, for servers that
     /// run side by side (each one's own changes reach its viewers directly). `None` when the
@@ -145,7 +164,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         scope: &OrgScope,
         meeting: MeetingId,
-    ) -> StoreResult<Vec<StoredFinal>> {
+    ) -> StoreResult<Vec<FinalRead>> {
         self.list_finals_since(scope, meeting, 0).await
     }
 }

@@ -203,12 +203,25 @@ async fn resume_point(
         .list_finals(scope, stream.meeting_id)
         .await
         .map_err(|e| store_error("finals lookup", e))?;
-    let mine: Vec<_> = stored.iter().filter(|f| f.stream_id == stream.id).collect();
-    let next = mine
+    // Numbering continues after every stored final of this stream, readable or not; the
+    // decoding context is the readable text.
+    let ids: Vec<_> = stored
         .iter()
-        .filter_map(|f| super::wire_segment_counter(stream.id, f.id))
+        .filter_map(|f| match f {
+            Ok(f) => (f.stream_id == stream.id).then_some(f.id),
+            Err(u) => (u.stream_id == stream.id).then_some(u.id),
+        })
+        .collect();
+    let next = ids
+        .iter()
+        .filter_map(|&id| super::wire_segment_counter(stream.id, id))
         .max()
         .map_or(0, |n| n + 1);
+    let mine: Vec<_> = stored
+        .iter()
+        .filter_map(|f| f.as_ref().ok())
+        .filter(|f| f.stream_id == stream.id)
+        .collect();
     let mut context = String::new();
     for f in &mine {
         if !context.is_empty() {
@@ -224,7 +237,7 @@ async fn resume_point(
             first_segment_id: LocalSegmentId(next),
             context,
         },
-        mine.len() as u64,
+        ids.len() as u64,
     ))
 }
 
@@ -240,7 +253,13 @@ pub(crate) async fn feed_for(
         .feed(&meeting.to_string(), scope.org_id(), || async move {
             let m = store.get_meeting(&scope, meeting).await?;
             let finals = store.list_finals(&scope, meeting).await?;
-            let msgs = finals.into_iter().map(final_message).collect();
+            // Unreadable finals (logged by the store) are left out of the live view; the
+            // transcript export marks them.
+            let msgs = finals
+                .into_iter()
+                .filter_map(Result::ok)
+                .map(final_message)
+                .collect();
             Ok::<_, StoreError>((msgs, m.last_seq))
         })
         .await

@@ -52,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             setup::restore(&config, &file)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Keys(cmd) => block_on(setup::keys(&config, cmd))?,
         Command::Migrate => {
             block_on(setup::migrate(&config))??;
             Ok(ExitCode::SUCCESS)
@@ -69,11 +70,14 @@ fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
 }
 
 /// The configured store: the embedded one in the data folder (created on first use) or
-/// PostgreSQL (migrated on open unless `storage.migrate_on_start = false`).
+/// PostgreSQL (migrated on open unless `storage.migrate_on_start = false`), sealing sensitive
+/// fields with the master key from the secret source.
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn transcript_storage::Store>> {
+    let secrets = store_secrets(config)?;
+    let keys = keyring(&secrets)?;
     match config.storage.backend {
         StorageBackend::Embedded => {
-            let store = transcript_storage::EmbeddedStore::open(&config.data_dir)
+            let store = transcript_storage::EmbeddedStore::open(&config.data_dir, &keys)
                 .await
                 .with_context(|| {
                     format!("cannot open the store in {}", config.data_dir.display())
@@ -81,8 +85,8 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn transcript_storag
             Ok(Arc::new(store))
         }
         StorageBackend::Postgres => {
-            let options = postgres_options(config)?;
-            let store = transcript_storage::PostgresStore::connect(&options)
+            let options = postgres_options(config, &secrets);
+            let store = transcript_storage::PostgresStore::connect(&options, &keys)
                 .await
                 .with_context(|| format!("cannot open the store at {}", options.describe()))?;
             Ok(Arc::new(store))
@@ -90,16 +94,37 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn transcript_storag
     }
 }
 
-/// PostgreSQL connection options with the `database_password` secret (environment first, then
-/// the secrets file), if one is set.
-fn postgres_options(config: &Config) -> anyhow::Result<transcript_storage::PostgresOptions> {
+/// The secrets the store needs (environment first, then the secrets file, generated on first
+/// use); the start-up strength check is `load_secrets`'s.
+fn store_secrets(config: &Config) -> anyhow::Result<scribe_secrets::Secrets> {
     let env = scribe_secrets::EnvSource::from_vars(std::env::vars());
-    let secrets = scribe_secrets::Secrets::from_env_or_file(&env, &config.data_dir.join("secrets"))
-        .context("cannot load secrets")?;
+    scribe_secrets::Secrets::from_env_or_file(&env, &config.data_dir.join("secrets"))
+        .context("cannot load secrets")
+}
+
+/// The keyring of encryption at rest: the `master_key` secret and any previous versions the
+/// source still has (a rotation in progress).
+fn keyring(secrets: &scribe_secrets::Secrets) -> anyhow::Result<transcript_storage::Keyring> {
+    use scribe_secrets::{ExposeSecret as _, SecretName};
+    let current = secrets.get(SecretName::MasterKey)?;
+    let previous: Vec<&[u8]> = secrets
+        .previous(SecretName::MasterKey)
+        .iter()
+        .map(|p| p.expose_secret().as_bytes())
+        .collect();
+    transcript_storage::Keyring::new(current.expose_secret().as_bytes(), &previous)
+        .context("unusable master_key")
+}
+
+/// PostgreSQL connection options with the `database_password` secret, if one is set.
+fn postgres_options(
+    config: &Config,
+    secrets: &scribe_secrets::Secrets,
+) -> transcript_storage::PostgresOptions {
     let password = secrets
         .optional(scribe_secrets::SecretName::DatabasePassword)
         .map(|p| scribe_secrets::ExposeSecret::expose_secret(p).to_owned());
-    Ok(config.postgres_options(password))
+    config.postgres_options(password)
 }
 
 /// The secrets: environment first, then `<data_dir>/secrets/secrets.toml`, generated with

@@ -13,6 +13,7 @@ use scribe_core::{OrgId, OrgScope};
 use scribe_secrets::SecretName;
 use transcript_storage::{NewMeeting, NewUser, Organisation, Store, StoreError};
 
+use crate::cli::KeysCommand;
 use crate::config::{Config, StorageBackend};
 
 /// Longest password read from stdin.
@@ -112,6 +113,42 @@ pub async fn meeting_create(config: &Config, org: &str, title: &str) -> anyhow::
     Ok(())
 }
 
+/// `keys rotate|reencrypt|rewrap`.
+pub async fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<std::process::ExitCode> {
+    let store = super::open_store(config).await?;
+    let out = match cmd {
+        KeysCommand::Rotate { org } => {
+            let org = find_org(&*store, &org).await?;
+            let version = store.rotate_data_key(&OrgScope::for_org(org.id)).await?;
+            serde_json::json!({ "org_id": org.id.to_string(), "version": version })
+        }
+        KeysCommand::Reencrypt { org } => {
+            let org = find_org(&*store, &org).await?;
+            let report = store.reencrypt(&OrgScope::for_org(org.id)).await?;
+            let v = serde_json::json!({
+                "org_id": org.id.to_string(),
+                "resealed": report.resealed,
+                "unreadable": report.unreadable,
+            });
+            println!("{v}");
+            if report.unreadable > 0 {
+                eprintln!(
+                    "{} value(s) could not be read (tampered, damaged or under a master key \
+                     this server lacks) and were left as they are; the server log names them",
+                    report.unreadable
+                );
+                return Ok(std::process::ExitCode::FAILURE);
+            }
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
+        KeysCommand::Rewrap => {
+            serde_json::json!({ "rewrapped": store.rewrap_data_keys().await? })
+        }
+    };
+    println!("{out}");
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
 /// `migrate`: applies pending migrations and says where the schema stands.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let (backend, version, newly_applied) = match config.storage.backend {
@@ -125,10 +162,14 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
             )
         }
         StorageBackend::Postgres => {
-            let options = super::postgres_options(config)?;
-            let status = transcript_storage::PostgresStore::migrate(&options)
-                .await
-                .with_context(|| format!("cannot migrate the store at {}", options.describe()))?;
+            let secrets = super::store_secrets(config)?;
+            let options = super::postgres_options(config, &secrets);
+            let status =
+                transcript_storage::PostgresStore::migrate(&options, &super::keyring(&secrets)?)
+                    .await
+                    .with_context(|| {
+                        format!("cannot migrate the store at {}", options.describe())
+                    })?;
             ("postgres", status.applied, Some(status.newly_applied))
         }
     };
@@ -163,7 +204,8 @@ pub async fn backup(config: &Config, out: &std::path::Path) -> anyhow::Result<()
             out.display()
         );
     }
-    let store = transcript_storage::EmbeddedStore::open(&config.data_dir)
+    let keys = super::keyring(&super::store_secrets(config)?)?;
+    let store = transcript_storage::EmbeddedStore::open(&config.data_dir, &keys)
         .await
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
     let summary = store
@@ -177,7 +219,10 @@ pub async fn backup(config: &Config, out: &std::path::Path) -> anyhow::Result<()
 /// `restore FILE`: the backup becomes the data folder's store (the old one is kept aside).
 pub fn restore(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
     embedded_only(config, "restore")?;
-    let outcome = transcript_storage::restore_backup(&config.data_dir, file)
+    // The backup's data keys must open with this folder's master key (checked before anything
+    // is replaced).
+    let keys = super::keyring(&super::store_secrets(config)?)?;
+    let outcome = transcript_storage::restore_backup(&config.data_dir, file, &keys)
         .with_context(|| format!("cannot restore {}", file.display()))?;
     let mut v = summary_json(file, &outcome.summary);
     v["previous"] = outcome

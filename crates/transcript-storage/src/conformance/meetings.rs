@@ -2,6 +2,7 @@
 
 use scribe_core::MeetingId;
 
+use super::readable;
 use super::{assert_not_found, final_for, new_meeting, new_org, random_token_hash, Harness};
 use crate::model::{NewMeeting, NewStream, NewUser};
 
@@ -198,10 +199,12 @@ pub async fn cross_org_isolation<H: Harness>(h: &H) {
         .await
         .expect("A's meeting");
     assert_eq!(still.last_seq, 1);
-    let finals = store
-        .list_finals(&a, meeting_a.id)
-        .await
-        .expect("A's finals");
+    let finals = readable(
+        store
+            .list_finals(&a, meeting_a.id)
+            .await
+            .expect("A's finals"),
+    );
     assert_eq!(finals.len(), 1);
     assert_eq!(finals[0].segment.text, "A only");
     let stream = store.get_stream(&a, stream_a.id).await.expect("A's stream");

@@ -10,6 +10,7 @@
 //! PostgreSQL schema) between tests.
 
 mod identity;
+mod keys;
 mod meetings;
 pub mod postgres;
 mod segments;
@@ -21,10 +22,16 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use scribe_core::{MeetingId, OrgScope, Segment, SegmentId, StreamId, Word};
 
-use crate::model::{Meeting, NewFinal, NewMeeting, NewStream, ResumeTokenHash, Stream};
+use crate::model::{
+    FinalRead, Meeting, NewFinal, NewMeeting, NewStream, ResumeTokenHash, StoredFinal, Stream,
+};
 use crate::store::Store;
 
 pub use identity::{bots_create_and_revoke, organisations_create_get_find, users_create_and_login};
+pub use keys::{
+    data_keys_rotate_and_reencrypt, flip_one_byte, legacy_rows_read_back,
+    only_the_tampered_final_is_unreadable, secret_meeting, SECRET_WORDS,
+};
 pub use meetings::{cross_org_isolation, meetings_create_get_list_delete};
 pub use segments::{
     append_final_retry_is_idempotent, delete_meeting_removes_its_finals,
@@ -65,6 +72,7 @@ macro_rules! store_conformance_suite {
             delete_meeting_removes_its_finals,
             two_handles_see_each_others_writes,
             two_handles_append_concurrently,
+            data_keys_rotate_and_reencrypt,
         );
     };
     (@tests $harness:ty; $($test:ident),+ $(,)?) => {
@@ -100,6 +108,31 @@ pub async fn new_meeting(store: &dyn Store, scope: &OrgScope, title: &str) -> Me
         )
         .await
         .expect("create meeting")
+}
+
+/// The master key of this test process: `TRANSCRIPT_STORAGE_TEST_MASTER_KEY` when a parent
+/// test process handed it down (another process on the same data), else random.
+pub fn test_master_key() -> &'static str {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        std::env::var("TRANSCRIPT_STORAGE_TEST_MASTER_KEY").unwrap_or_else(|_| {
+            format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            )
+        })
+    })
+}
+
+/// The keyring of this test process (every store a test opens shares it, as the processes of
+/// one deployment share the master key).
+pub fn test_keyring() -> crate::Keyring {
+    static RING: std::sync::OnceLock<crate::Keyring> = std::sync::OnceLock::new();
+    RING.get_or_init(|| {
+        crate::Keyring::new(test_master_key().as_bytes(), &[]).expect("test keyring")
+    })
+    .clone()
 }
 
 /// A random resume-token hash.
@@ -152,6 +185,15 @@ pub fn final_for(meeting: MeetingId, stream: StreamId, text: &str, start_ms: u64
         language: Some("en".into()),
         acked_audio_ms: None,
     }
+}
+
+/// The finals of a listing, every one of which must be readable.
+#[track_caller]
+pub fn readable(finals: Vec<FinalRead>) -> Vec<StoredFinal> {
+    finals
+        .into_iter()
+        .map(|f| f.unwrap_or_else(|u| panic!("final {} unreadable: {}", u.id, u.reason)))
+        .collect()
 }
 
 /// Asserts that `result` failed with `NotFound`.

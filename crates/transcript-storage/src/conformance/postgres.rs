@@ -22,6 +22,23 @@ pub fn admin_url() -> String {
         .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".into())
 }
 
+/// The administrative connection, to `database` (tests that look at tables from outside the
+/// store, unlimited by row-level security).
+pub fn admin_config(database: &str) -> tokio_postgres::Config {
+    let mut config = tokio_postgres::Config::from_str(&admin_url())
+        .expect("NEXUS_SCRIBE_TEST_POSTGRES_URL is not a valid connection string");
+    config.dbname(database);
+    config
+}
+
+/// The database name in a connection string made by [`app_url`].
+pub fn database_of(url: &str) -> String {
+    tokio_postgres::Config::from_str(url)
+        .ok()
+        .and_then(|c| c.get_dbname().map(str::to_owned))
+        .expect("a database name")
+}
+
 /// The test server's host and port.
 pub fn server() -> (String, u16) {
     let config = tokio_postgres::Config::from_str(&admin_url())

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use scribe_core::{MeetingId, SegmentId};
 
+use super::readable;
 use super::{assert_not_found, final_for, new_meeting, new_org, new_stream, Harness};
 use crate::error::StoreError;
 use crate::model::NewMeeting;
@@ -47,7 +48,7 @@ pub async fn seq_gapless_under_concurrent_appends<H: Harness>(h: &H) {
     let expected: Vec<u64> = (1..=(TASKS * EACH) as u64).collect();
     assert_eq!(seqs, expected, "gapless, no repeats");
 
-    let finals = store.list_finals(&org, meeting.id).await.expect("list");
+    let finals = readable(store.list_finals(&org, meeting.id).await.expect("list"));
     let listed: Vec<u64> = finals.iter().map(|f| f.seq).collect();
     assert_eq!(listed, expected, "listed in seq order");
     for f in &finals {
@@ -79,25 +80,30 @@ pub async fn list_finals_since_seq<H: Harness>(h: &H) {
     }
     let seqs = |v: Vec<crate::StoredFinal>| v.iter().map(|f| f.seq).collect::<Vec<_>>();
 
-    let all = store.list_finals(&org, meeting.id).await.expect("all");
+    let all = readable(store.list_finals(&org, meeting.id).await.expect("all"));
     assert_eq!(seqs(all.clone()), (1..=10).collect::<Vec<_>>());
     assert_eq!(all[3].segment.text, "line 3");
     assert_eq!(all[3].segment.start_ms, 3000);
     assert_eq!(all[3].stream_id, stream.id);
     let since = |n| store.list_finals_since(&org, meeting.id, n);
     assert_eq!(
-        seqs(since(0).await.expect("since 0")),
+        seqs(readable(since(0).await.expect("since 0"))),
         (1..=10).collect::<Vec<_>>()
     );
-    assert_eq!(seqs(since(7).await.expect("since 7")), vec![8, 9, 10]);
+    assert_eq!(
+        seqs(readable(since(7).await.expect("since 7"))),
+        vec![8, 9, 10]
+    );
     assert!(since(10).await.expect("since 10").is_empty());
     assert!(since(u64::MAX).await.expect("since max").is_empty());
 
-    assert!(store
-        .list_finals(&org, empty.id)
-        .await
-        .expect("empty meeting")
-        .is_empty());
+    assert!(readable(
+        store
+            .list_finals(&org, empty.id)
+            .await
+            .expect("empty meeting")
+    )
+    .is_empty());
     assert_not_found(
         store.list_finals(&org, MeetingId::generate()).await,
         "finals of an unknown meeting",
@@ -124,11 +130,7 @@ pub async fn append_final_retry_is_idempotent<H: Harness>(h: &H) {
         .expect("append");
     assert_eq!(next, first + 1, "the retry used no seq");
     assert_eq!(
-        store
-            .list_finals(&org, meeting.id)
-            .await
-            .expect("list")
-            .len(),
+        readable(store.list_finals(&org, meeting.id).await.expect("list")).len(),
         2
     );
 
@@ -162,12 +164,14 @@ pub async fn partials_share_the_seq_counter<H: Harness>(h: &H) {
         .expect("append");
     assert_eq!(f2, 5);
 
-    let finals = store.list_finals(&org, meeting.id).await.expect("list");
+    let finals = readable(store.list_finals(&org, meeting.id).await.expect("list"));
     assert_eq!(finals.iter().map(|f| f.seq).collect::<Vec<_>>(), vec![2, 5]);
-    let since = store
-        .list_finals_since(&org, meeting.id, 2)
-        .await
-        .expect("since");
+    let since = readable(
+        store
+            .list_finals_since(&org, meeting.id, 2)
+            .await
+            .expect("since"),
+    );
     assert_eq!(since.iter().map(|f| f.seq).collect::<Vec<_>>(), vec![5]);
     let meeting = store.get_meeting(&org, meeting.id).await.expect("get");
     assert_eq!(meeting.last_seq, 5, "a restarted server continues after 5");
@@ -254,7 +258,7 @@ pub async fn unicode_text_round_trips<H: Harness>(h: &H) {
         new.language = Some("und".into());
         store.append_final(&scope, new).await.expect("append");
     }
-    let finals = store.list_finals(&scope, meeting.id).await.expect("list");
+    let finals = readable(store.list_finals(&scope, meeting.id).await.expect("list"));
     assert_eq!(finals.len(), texts.len());
     for (stored, text) in finals.iter().zip(texts) {
         assert_eq!(stored.segment.text, text);
@@ -297,7 +301,7 @@ pub async fn delete_meeting_removes_its_finals<H: Harness>(h: &H) {
         store.get_stream(&org, s1.id).await,
         "deleted meeting's stream",
     );
-    let kept_finals = store.list_finals(&org, kept.id).await.expect("kept");
+    let kept_finals = readable(store.list_finals(&org, kept.id).await.expect("kept"));
     assert_eq!(kept_finals.len(), 3);
     assert!(kept_finals
         .iter()

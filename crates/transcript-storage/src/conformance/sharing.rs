@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use super::readable;
 use super::{final_for, new_meeting, new_org, new_stream, Harness};
 use crate::model::NewUser;
 
@@ -53,7 +54,7 @@ pub async fn two_handles_see_each_others_writes<H: Harness>(h: &H) {
         .append_final(&org, final_for(meeting.id, stream.id, "from the server", 0))
         .await
         .expect("append");
-    let finals = cli.list_finals(&org, meeting.id).await.expect("list");
+    let finals = readable(cli.list_finals(&org, meeting.id).await.expect("list"));
     assert_eq!(finals.len(), 1);
     assert_eq!(finals[0].segment.text, "from the server");
     cli.revoke_bot(&org, bot.id).await.expect("revoke");
@@ -103,7 +104,7 @@ pub async fn two_handles_append_concurrently<H: Harness>(h: &H) {
     );
 
     for store in [&first, &second] {
-        let finals = store.list_finals(&org, meeting.id).await.expect("list");
+        let finals = readable(store.list_finals(&org, meeting.id).await.expect("list"));
         assert_eq!(finals.len() as u64, 2 * EACH);
         assert!(finals.windows(2).all(|w| w[0].seq < w[1].seq));
     }

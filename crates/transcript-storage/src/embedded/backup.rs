@@ -18,6 +18,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::files::{self, EMBEDDED_DB_FILE};
 use super::migrate;
+use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 
 /// Lock file in the data folder: shared while a store is open, exclusive during a restore.
@@ -58,7 +59,11 @@ fn open_lock(dir: &Path) -> StoreResult<File> {
 }
 
 /// Writes a consistent copy of the database `conn` is open on to `dest`, which must not exist.
-pub(crate) fn write_backup(conn: &Connection, dest: &Path) -> StoreResult<BackupSummary> {
+pub(crate) fn write_backup(
+    conn: &Connection,
+    keys: &Keyring,
+    dest: &Path,
+) -> StoreResult<BackupSummary> {
     if dest.exists() {
         return Err(StoreError::Conflict("the backup file already exists"));
     }
@@ -83,7 +88,7 @@ pub(crate) fn write_backup(conn: &Connection, dest: &Path) -> StoreResult<Backup
             .ok_or(StoreError::Invalid("the backup path is not valid UTF-8"))?;
         conn.execute("VACUUM INTO ?1", [tmp_str])?;
         File::open(&tmp)?.sync_all()?;
-        let summary = check_file(&tmp)?;
+        let summary = check_file(&tmp, keys)?;
         fs::rename(&tmp, dest)?;
         sync_dir(dir);
         Ok(summary)
@@ -96,7 +101,7 @@ pub(crate) fn write_backup(conn: &Connection, dest: &Path) -> StoreResult<Backup
 
 /// Checks that `path` is a sound database of this product that this build can open, and
 /// counts what it holds.
-pub fn check_file(path: &Path) -> StoreResult<BackupSummary> {
+pub fn check_file(path: &Path, keys: &Keyring) -> StoreResult<BackupSummary> {
     let bytes = fs::metadata(path)?.len();
     let conn = Connection::open_with_flags(
         path,
@@ -125,6 +130,9 @@ pub fn check_file(path: &Path) -> StoreResult<BackupSummary> {
             supported,
         });
     }
+    if version >= 2 {
+        unwrap_all(&conn, keys)?;
+    }
     let count = |table: &str| -> StoreResult<u64> {
         conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| {
             r.get::<_, i64>(0)
@@ -151,8 +159,8 @@ pub struct RestoreOutcome {
 
 /// Makes the backup at `src` the database of data folder `dir`. Refuses while any process has
 /// the folder's store open, and before touching anything when the backup is unsound.
-pub fn restore(dir: &Path, src: &Path) -> StoreResult<RestoreOutcome> {
-    let summary = check_file(src)?;
+pub fn restore(dir: &Path, src: &Path, keys: &Keyring) -> StoreResult<RestoreOutcome> {
+    let summary = check_file(src, keys)?;
     files::create_private_dir(dir)?;
     let lock = open_lock(dir)?;
     match lock.try_lock() {
@@ -211,4 +219,34 @@ fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
+}
+
+/// Every data key of the backup must unwrap with `keys`: a backup is useless (and restoring it
+/// would lose every transcript) without the master key it was written under.
+fn unwrap_all(conn: &Connection, keys: &Keyring) -> StoreResult<()> {
+    let mut stmt = conn
+        .prepare("SELECT org_id, version, wrapped FROM org_keys")
+        .map_err(|_| StoreError::Corrupt("not a NexusScribe backup (tables missing)"))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, u32>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    for (org, version, wrapped) in rows {
+        let org = org
+            .parse()
+            .map_err(|_| StoreError::Corrupt("unreadable organisation id"))?;
+        keys.data_key(org, version, &wrapped).map_err(|e| match e {
+            StoreError::KeyUnavailable(_) => StoreError::KeyUnavailable(
+                "the backup was written under another master key: supply that master_key \
+                 (secrets file or NEXUS_SCRIBE_SECRET_MASTER_KEY) before restoring it",
+            ),
+            other => other,
+        })?;
+    }
+    Ok(())
 }

@@ -4,6 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use scribe_core::{BotId, OrgId, OrgScope, UserId};
 
 use super::sql::{id, is_unique_violation, now_ms, opt_uint, uint};
+use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
     check_bot_name, check_org_name, email_key, Bot, LoginRecord, NewUser, Organisation, User,
@@ -44,11 +45,17 @@ fn bot_row(row: &Row<'_>) -> rusqlite::Result<Bot> {
     })
 }
 
-pub(crate) fn create_organisation(conn: &mut Connection, name: &str) -> StoreResult<Organisation> {
+pub(crate) fn create_organisation(
+    conn: &mut Connection,
+    keys: &Keyring,
+    name: &str,
+) -> StoreResult<Organisation> {
     check_org_name(name)?;
     let at = now_ms();
     let org = Organisation::created(name, at);
-    conn.execute(
+    // The organisation and its first data key in one transaction.
+    let tx = conn.transaction()?;
+    tx.execute(
         "INSERT INTO organisations (id, name, created_at_ms) VALUES (?1, ?2, ?3)",
         (org.id.to_string(), name, at),
     )
@@ -59,6 +66,8 @@ pub(crate) fn create_organisation(conn: &mut Connection, name: &str) -> StoreRes
             e.into()
         }
     })?;
+    super::keys::ensure_key(&tx, keys, org.id)?;
+    tx.commit()?;
     Ok(org)
 }
 

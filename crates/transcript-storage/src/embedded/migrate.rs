@@ -10,13 +10,26 @@ use crate::error::StoreResult;
 use crate::migration::{check_history, Migration};
 use crate::model::now_ms;
 
+use super::keys::{ensure_key, reseal_all};
+use crate::crypto::Keyring;
+
 /// Every migration, oldest first. A new file in `migrations/embedded/` must be added here (a
 /// test checks the two agree).
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../migrations/embedded/0001_initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../migrations/embedded/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "encryption",
+        sql: include_str!("../../migrations/embedded/0002_encryption.sql"),
+    },
+];
+
+/// The migration that introduced encryption at rest: applying it seals what was plain.
+const ENCRYPTION: i64 = 2;
 
 /// The schema version this build writes.
 pub(crate) fn latest_version() -> i64 {
@@ -24,7 +37,7 @@ pub(crate) fn latest_version() -> i64 {
 }
 
 /// Brings the database up to [`latest_version`]; refuses a database that is newer.
-pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+pub(crate) fn migrate(conn: &mut Connection, keys: &Keyring) -> StoreResult<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version       INTEGER NOT NULL PRIMARY KEY,
@@ -45,6 +58,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
         .filter(|m| !applied.iter().any(|(v, _)| *v == m.version))
     {
         tx.execute_batch(m.sql)?;
+        if m.version == ENCRYPTION {
+            seal_existing(&tx, keys)?;
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?1, ?2, ?3)",
             (m.version, m.name, now_ms()),
@@ -56,5 +72,27 @@ pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
         );
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// Gives every organisation a data key and seals the values written before encryption.
+fn seal_existing(tx: &Connection, keys: &Keyring) -> StoreResult<()> {
+    let orgs: Vec<String> = {
+        let mut stmt = tx.prepare("SELECT id FROM organisations")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for org in orgs {
+        let org = org
+            .parse()
+            .map_err(|_| crate::error::StoreError::Corrupt("unreadable organisation id"))?;
+        ensure_key(tx, keys, org)?;
+        let report = reseal_all(tx, keys, org, true)?;
+        if report.unreadable > 0 {
+            return Err(crate::error::StoreError::Corrupt(
+                "values written before encryption could not be sealed",
+            ));
+        }
+    }
     Ok(())
 }

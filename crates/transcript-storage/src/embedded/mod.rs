@@ -11,13 +11,14 @@
 //! ON` (deleted transcript text is overwritten in the database file rather than left in free
 //! pages; the WAL holds old page images only until the next checkpoint).
 //!
-//! Field encryption (issue 4) hooks in here: the query modules will seal the columns marked
-//! "sensitive" in the migration before binding them and open them after reading, with the
-//! organisation's data key; `StoreError` gains a variant for an undecryptable value.
+//! Encryption at rest: the query modules seal the columns marked "sensitive" in the migrations
+//! before binding them and open them after reading, with the organisation's data key
+//! (`org_keys`, wrapped by the master key; see `crypto`).
 
 pub(crate) mod backup;
 mod files;
 mod identity;
+mod keys;
 mod meetings;
 mod migrate;
 mod pool;
@@ -35,11 +36,13 @@ use async_trait::async_trait;
 use scribe_core::{BotId, MeetingId, OrgId, OrgScope, StreamId, UserId};
 
 use self::pool::Pool;
+use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    Bot, LoginRecord, Meeting, NewFinal, NewMeeting, NewStream, NewUser, Organisation,
-    ResumeTokenHash, StoredFinal, Stream, User,
+    Bot, FinalRead, LoginRecord, Meeting, NewFinal, NewMeeting, NewStream, NewUser, Organisation,
+    ResumeTokenHash, Stream, User,
 };
+use crate::sealing::ReencryptReport;
 use crate::store::Store;
 
 pub use self::files::EMBEDDED_DB_FILE;
@@ -68,6 +71,7 @@ impl Default for EmbeddedOptions {
 pub struct EmbeddedStore {
     pool: Pool,
     path: PathBuf,
+    keys: Keyring,
     /// Shared lock on the folder's [`backup::LOCK_FILE`] while the store is open: a restore
     /// waits for every user to close it.
     _lock: std::fs::File,
@@ -83,13 +87,18 @@ impl std::fmt::Debug for EmbeddedStore {
 
 impl EmbeddedStore {
     /// Opens (creating if needed) the store in `dir` with default options and applies any
-    /// pending migrations. Safe while other processes have the same folder open.
-    pub async fn open(dir: impl AsRef<Path>) -> StoreResult<Self> {
-        Self::open_with(dir, EmbeddedOptions::default()).await
+    /// pending migrations. Safe while other processes have the same folder open. `keys` seal
+    /// and open the sensitive fields (every process on the folder needs the same master key).
+    pub async fn open(dir: impl AsRef<Path>, keys: &Keyring) -> StoreResult<Self> {
+        Self::open_with(dir, keys, EmbeddedOptions::default()).await
     }
 
     /// [`open`](Self::open) with explicit options.
-    pub async fn open_with(dir: impl AsRef<Path>, options: EmbeddedOptions) -> StoreResult<Self> {
+    pub async fn open_with(
+        dir: impl AsRef<Path>,
+        keys: &Keyring,
+        options: EmbeddedOptions,
+    ) -> StoreResult<Self> {
         let dir = dir.as_ref().to_owned();
         let (path, lock) = tokio::task::spawn_blocking(move || -> StoreResult<_> {
             let path = files::prepare(&dir)?;
@@ -99,10 +108,13 @@ impl EmbeddedStore {
         .await
         .map_err(|_| StoreError::Backend("storage task failed".into()))??;
         let pool = Pool::new(path.clone(), options.pool_size, options.busy_timeout);
-        pool.run(migrate::migrate).await?;
+        let migrate_keys = keys.clone();
+        pool.run(move |c| migrate::migrate(c, &migrate_keys))
+            .await?;
         Ok(Self {
             pool,
             path,
+            keys: keys.clone(),
             _lock: lock,
         })
     }
@@ -115,8 +127,10 @@ impl EmbeddedStore {
     /// Writes a consistent, compacted copy of the database to `dest` (which must not exist),
     /// owner-only, while the store stays in use; checks it before it takes the final name.
     pub async fn backup(&self, dest: &Path) -> StoreResult<backup::BackupSummary> {
-        let dest = dest.to_owned();
-        self.pool.run(move |c| backup::write_backup(c, &dest)).await
+        let (dest, keys) = (dest.to_owned(), self.keys.clone());
+        self.pool
+            .run(move |c| backup::write_backup(c, &keys, &dest))
+            .await
     }
 
     /// The schema version this build writes (the newest migration).
@@ -129,8 +143,9 @@ impl EmbeddedStore {
 impl Store for EmbeddedStore {
     async fn create_organisation(&self, name: &str) -> StoreResult<Organisation> {
         let name = name.to_owned();
+        let keys = self.keys.clone();
         self.pool
-            .run(move |c| identity::create_organisation(c, &name))
+            .run(move |c| identity::create_organisation(c, &keys, &name))
             .await
     }
 
@@ -201,22 +216,25 @@ impl Store for EmbeddedStore {
 
     async fn create_meeting(&self, scope: &OrgScope, new: NewMeeting) -> StoreResult<Meeting> {
         let scope = *scope;
+        let keys = self.keys.clone();
         self.pool
-            .run(move |c| meetings::create_meeting(c, scope, new))
+            .run(move |c| meetings::create_meeting(c, &keys, scope, new))
             .await
     }
 
     async fn get_meeting(&self, scope: &OrgScope, id: MeetingId) -> StoreResult<Meeting> {
         let scope = *scope;
+        let keys = self.keys.clone();
         self.pool
-            .run(move |c| meetings::get_meeting(c, scope, id))
+            .run(move |c| meetings::get_meeting(c, &keys, scope, id))
             .await
     }
 
     async fn list_meetings(&self, scope: &OrgScope) -> StoreResult<Vec<Meeting>> {
         let scope = *scope;
+        let keys = self.keys.clone();
         self.pool
-            .run(move |c| meetings::list_meetings(c, scope))
+            .run(move |c| meetings::list_meetings(c, &keys, scope))
             .await
     }
 
@@ -273,8 +291,9 @@ impl Store for EmbeddedStore {
 
     async fn append_final(&self, scope: &OrgScope, new: NewFinal) -> StoreResult<u64> {
         let scope = *scope;
+        let keys = self.keys.clone();
         self.pool
-            .run(move |c| segments::append_final(c, scope, new))
+            .run(move |c| segments::append_final(c, &keys, scope, new))
             .await
     }
 
@@ -290,10 +309,28 @@ impl Store for EmbeddedStore {
         scope: &OrgScope,
         meeting: MeetingId,
         after_seq: u64,
-    ) -> StoreResult<Vec<StoredFinal>> {
+    ) -> StoreResult<Vec<FinalRead>> {
         let scope = *scope;
+        let keys = self.keys.clone();
         self.pool
-            .run(move |c| segments::list_finals_since(c, scope, meeting, after_seq))
+            .run(move |c| segments::list_finals_since(c, &keys, scope, meeting, after_seq))
             .await
+    }
+
+    async fn rotate_data_key(&self, scope: &OrgScope) -> StoreResult<u32> {
+        let (scope, keys) = (*scope, self.keys.clone());
+        self.pool.run(move |c| keys::rotate(c, &keys, scope)).await
+    }
+
+    async fn reencrypt(&self, scope: &OrgScope) -> StoreResult<ReencryptReport> {
+        let (scope, keys) = (*scope, self.keys.clone());
+        self.pool
+            .run(move |c| keys::reencrypt_org(c, &keys, scope))
+            .await
+    }
+
+    async fn rewrap_data_keys(&self) -> StoreResult<u64> {
+        let keys = self.keys.clone();
+        self.pool.run(move |c| keys::rewrap_all(c, &keys)).await
     }
 }

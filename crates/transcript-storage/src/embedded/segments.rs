@@ -6,27 +6,28 @@
 //! and process, so seqs are gapless and monotonic however many writers there are.
 
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior};
-use scribe_core::{MeetingId, OrgScope, Segment};
+use scribe_core::{MeetingId, OrgScope};
 
-use super::sql::{id, now_ms, to_i64, uint, words};
+use super::keys;
+use super::sql::{id, now_ms, to_i64, uint};
+use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
-use crate::model::{NewFinal, StoredFinal};
+use crate::model::{FinalRead, NewFinal};
+use crate::sealing::{seal_final, SealedFinal};
 
 const SEGMENT_COLUMNS: &str = "id, meeting_id, stream_id, seq, start_ms, end_ms, text, words, \
                                speaker, language, created_at_ms";
 
-fn segment_row(row: &Row<'_>) -> rusqlite::Result<StoredFinal> {
-    Ok(StoredFinal {
+fn segment_row(row: &Row<'_>) -> rusqlite::Result<SealedFinal> {
+    Ok(SealedFinal {
         id: id(row, 0)?,
         meeting_id: id(row, 1)?,
         stream_id: id(row, 2)?,
         seq: uint(row, 3)?,
-        segment: Segment {
-            start_ms: uint(row, 4)?,
-            end_ms: uint(row, 5)?,
-            text: row.get(6)?,
-            words: words(row, 7)?,
-        },
+        start_ms: uint(row, 4)?,
+        end_ms: uint(row, 5)?,
+        text: row.get(6)?,
+        words: row.get(7)?,
         speaker: row.get(8)?,
         language: row.get(9)?,
         created_at_ms: uint(row, 10)?,
@@ -35,18 +36,18 @@ fn segment_row(row: &Row<'_>) -> rusqlite::Result<StoredFinal> {
 
 pub(crate) fn append_final(
     conn: &mut Connection,
+    keys: &Keyring,
     scope: OrgScope,
     new: NewFinal,
 ) -> StoreResult<u64> {
     new.validate()?;
-    let words_json = serde_json::to_string(&new.segment.words)
-        .map_err(|_| StoreError::Invalid("words cannot be encoded"))?;
     let org = scope.org_id().to_string();
     let meeting = new.meeting_id.to_string();
     let stream = new.stream_id.to_string();
     let segment_id = new.segment_id.to_string();
 
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let (text, words, speaker) = seal_final(&keys::org_keys(&tx, keys, scope.org_id())?, &new)?;
 
     // A retry of a final that was already stored gets its seq back and changes nothing.
     let existing: Option<(String, i64)> = tx
@@ -104,9 +105,9 @@ pub(crate) fn append_final(
             seq,
             to_i64(s.start_ms)?,
             to_i64(s.end_ms)?,
-            s.text,
-            words_json,
-            new.speaker,
+            text,
+            words,
+            speaker,
             new.language,
             now_ms(),
         ],
@@ -142,10 +143,11 @@ pub(crate) fn allocate_seq(
 
 pub(crate) fn list_finals_since(
     conn: &mut Connection,
+    keys: &Keyring,
     scope: OrgScope,
     meeting: MeetingId,
     after_seq: u64,
-) -> StoreResult<Vec<StoredFinal>> {
+) -> StoreResult<Vec<FinalRead>> {
     let org = scope.org_id().to_string();
     let meeting = meeting.to_string();
     let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
@@ -165,10 +167,16 @@ pub(crate) fn list_finals_since(
         "SELECT {SEGMENT_COLUMNS} FROM segments
          WHERE org_id = ?1 AND meeting_id = ?2 AND seq > ?3 ORDER BY seq"
     );
-    let finals = {
+    let sealed = {
         let mut stmt = tx.prepare(&sql)?;
         let rows = stmt.query_map((&org, &meeting, after), segment_row)?;
         rows.collect::<Result<Vec<_>, _>>()?
+    };
+    let finals = if sealed.is_empty() {
+        Vec::new()
+    } else {
+        let org_keys = keys::org_keys(&tx, keys, scope.org_id())?;
+        sealed.into_iter().map(|f| f.open(&org_keys)).collect()
     };
     tx.commit()?;
     Ok(finals)

@@ -4,7 +4,6 @@ use std::str::FromStr;
 
 use rusqlite::types::Type;
 use rusqlite::{ErrorCode, Row};
-use scribe_core::Word;
 
 use crate::error::{StoreError, StoreResult};
 pub(crate) use crate::model::now_ms;
@@ -93,11 +92,4 @@ pub(crate) fn opt_uint(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<u64
     let v: Option<i64> = row.get(idx)?;
     v.map(|v| u64::try_from(v).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(idx, v)))
         .transpose()
-}
-
-/// A JSON column holding a segment's words.
-pub(crate) fn words(row: &Row<'_>, idx: usize) -> rusqlite::Result<Vec<Word>> {
-    let text: String = row.get(idx)?;
-    serde_json::from_str(&text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
 }

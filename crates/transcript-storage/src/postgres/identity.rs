@@ -7,6 +7,7 @@ use tokio_postgres::Row;
 use super::sql::{
     id, is_unique_violation, lookup, opt_uint, scoped, scoped_one, scoped_touch, uint, Params,
 };
+use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
     check_bot_name, check_org_name, email_key, now_ms, Bot, LoginRecord, NewUser, Organisation,
@@ -50,24 +51,28 @@ fn bot_row(row: &Row) -> StoreResult<Bot> {
 
 pub(crate) async fn create_organisation(
     client: &mut Client,
+    keys: &Keyring,
     name: &str,
 ) -> StoreResult<Organisation> {
     check_org_name(name)?;
     let at = now_ms();
     let org = Organisation::created(name, at);
-    let stmt = client
+    // The organisation and its first data key in one transaction (the key under the new
+    // organisation's own scope).
+    let tx = scoped(client, &OrgScope::for_org(org.id)).await?;
+    let stmt = tx
         .prepare_cached("INSERT INTO organisations (id, name, created_at_ms) VALUES ($1, $2, $3)")
         .await?;
-    match client
-        .execute(&stmt, &[&org.id.as_uuid(), &name, &at])
-        .await
-    {
-        Ok(_) => Ok(org),
+    match tx.execute(&stmt, &[&org.id.as_uuid(), &name, &at]).await {
+        Ok(_) => {}
         Err(e) if is_unique_violation(&e) => {
-            Err(StoreError::Conflict("organisation name already taken"))
+            return Err(StoreError::Conflict("organisation name already taken"))
         }
-        Err(e) => Err(e.into()),
+        Err(e) => return Err(e.into()),
     }
+    super::keys::ensure_key(&tx, keys, org.id).await?;
+    tx.commit().await?;
+    Ok(org)
 }
 
 pub(crate) async fn get_organisation(client: &mut Client, org: OrgId) -> StoreResult<Organisation> {

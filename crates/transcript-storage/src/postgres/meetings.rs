@@ -6,9 +6,11 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::feed;
-use super::sql::{id, opt_id, scoped, scoped_one, scoped_rows, uint, Params};
+use super::sql::{id, opt_id, scoped, uint, Params};
+use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{now_ms, Meeting, NewMeeting};
+use crate::sealing::MEETING_TITLE;
 
 const MEETING_COLUMNS: &str = "id, org_id, title, created_by, created_at_ms, last_seq";
 
@@ -25,6 +27,7 @@ fn meeting_row(row: &Row) -> StoreResult<Meeting> {
 
 pub(crate) async fn create_meeting(
     client: &mut Client,
+    keys: &Keyring,
     scope: &OrgScope,
     new: NewMeeting,
 ) -> StoreResult<Meeting> {
@@ -32,6 +35,9 @@ pub(crate) async fn create_meeting(
     let at = now_ms();
     let meeting = Meeting::created(scope, new, at);
     let tx = scoped(client, scope).await?;
+    let title = super::keys::org_keys(&tx, keys, scope.org_id())
+        .await?
+        .seal(MEETING_TITLE, &meeting.id.to_string(), &meeting.title)?;
     // Selecting from organisations makes a missing organisation a plain NotFound; a
     // `created_by` of another organisation fails the (org_id, created_by) foreign key.
     let stmt = tx
@@ -46,7 +52,7 @@ pub(crate) async fn create_meeting(
             &[
                 &meeting.id.as_uuid(),
                 &meeting.org_id.as_uuid(),
-                &meeting.title,
+                &title,
                 &meeting.created_by.map(|u| u.as_uuid()),
                 &at,
             ],
@@ -61,24 +67,54 @@ pub(crate) async fn create_meeting(
 
 pub(crate) async fn get_meeting(
     client: &mut Client,
+    keys: &Keyring,
     scope: &OrgScope,
     meeting: MeetingId,
 ) -> StoreResult<Meeting> {
     let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE org_id = $1 AND id = $2");
     let params: &Params = &[&scope.org_id().as_uuid(), &meeting.as_uuid()];
-    scoped_one(client, scope, &sql, params, meeting_row).await
+    read_meetings(client, keys, scope, &sql, params)
+        .await?
+        .pop()
+        .ok_or(StoreError::NotFound)
 }
 
 pub(crate) async fn list_meetings(
     client: &mut Client,
+    keys: &Keyring,
     scope: &OrgScope,
 ) -> StoreResult<Vec<Meeting>> {
     let sql = format!(
         "SELECT {MEETING_COLUMNS} FROM meetings WHERE org_id = $1
          ORDER BY created_at_ms, position"
     );
-    let params: &Params = &[&scope.org_id().as_uuid()];
-    scoped_rows(client, scope, &sql, params, meeting_row).await
+    read_meetings(client, keys, scope, &sql, &[&scope.org_id().as_uuid()]).await
+}
+
+/// Meetings selected by `sql`, their titles opened, in one scoped transaction.
+async fn read_meetings(
+    client: &mut Client,
+    keys: &Keyring,
+    scope: &OrgScope,
+    sql: &str,
+    params: &Params<'_>,
+) -> StoreResult<Vec<Meeting>> {
+    let tx = scoped(client, scope).await?;
+    let stmt = tx.prepare_cached(sql).await?;
+    let mut meetings = tx
+        .query(&stmt, params)
+        .await?
+        .iter()
+        .map(meeting_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+    if !meetings.is_empty() {
+        let org_keys = super::keys::org_keys(&tx, keys, scope.org_id()).await?;
+        for m in &mut meetings {
+            m.title = org_keys.open(MEETING_TITLE, &m.id.to_string(), &m.title)?;
+        }
+    }
+    tx.commit().await?;
+    Ok(meetings)
 }
 
 pub(crate) async fn delete_meeting(

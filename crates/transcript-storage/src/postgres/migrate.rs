@@ -8,17 +8,31 @@
 
 use deadpool_postgres::Client;
 
+use deadpool_postgres::Transaction;
+
+use super::keys::{ensure_key, organisations, reseal_all};
+use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::migration::{check_history, Migration};
 use crate::model::now_ms;
 
 /// Every migration, oldest first. A new file in `migrations/postgres/` must be added here (a
 /// test checks the two agree).
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../migrations/postgres/0001_initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "encryption",
+        sql: include_str!("../../migrations/postgres/0002_encryption.sql"),
+    },
+];
+
+/// The migration that introduced encryption at rest: applying it seals what was plain.
+const ENCRYPTION: i64 = 2;
 
 /// Advisory lock key held while migrating ("nexus-sc" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6e65_7875_732d_7363;
@@ -42,7 +56,11 @@ pub struct SchemaStatus {
 /// Checks the database's migration history against this build and, if `apply`, applies what
 /// is missing. Without `apply` a database that is behind is an error naming the command that
 /// fixes it; a database that is ahead is refused either way.
-pub(crate) async fn migrate(client: &mut Client, apply: bool) -> StoreResult<SchemaStatus> {
+pub(crate) async fn migrate(
+    client: &mut Client,
+    keys: &Keyring,
+    apply: bool,
+) -> StoreResult<SchemaStatus> {
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await?;
@@ -78,6 +96,9 @@ pub(crate) async fn migrate(client: &mut Client, apply: bool) -> StoreResult<Sch
     let mut newly_applied = Vec::new();
     for m in pending {
         tx.batch_execute(m.sql).await?;
+        if m.version == ENCRYPTION {
+            seal_existing(&tx, keys).await?;
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES ($1, $2, $3)",
             &[&m.version, &m.name, &now_ms()],
@@ -96,4 +117,26 @@ pub(crate) async fn migrate(client: &mut Client, apply: bool) -> StoreResult<Sch
         latest: latest_version(),
         newly_applied,
     })
+}
+
+/// Gives every organisation a data key and seals the values written before encryption, each
+/// organisation under its own row-level-security scope.
+async fn seal_existing(tx: &Transaction<'_>, keys: &Keyring) -> StoreResult<()> {
+    for org in organisations(tx).await? {
+        tx.execute(
+            "SELECT set_config('nexus_scribe.org_id', $1, true)",
+            &[&org.to_string()],
+        )
+        .await?;
+        ensure_key(tx, keys, org).await?;
+        let report = reseal_all(tx, keys, org, true).await?;
+        if report.unreadable > 0 {
+            return Err(StoreError::Corrupt(
+                "values written before encryption could not be sealed",
+            ));
+        }
+    }
+    tx.execute("SELECT set_config('nexus_scribe.org_id', '', true)", &[])
+        .await?;
+    Ok(())
 }

@@ -13,6 +13,7 @@
 
 mod feed;
 mod identity;
+mod keys;
 mod meetings;
 mod migrate;
 mod segments;
@@ -32,11 +33,13 @@ use scribe_core::{BotId, MeetingId, OrgId, OrgScope, StreamId, UserId};
 use tokio_postgres::config::{Host, SslMode};
 
 use crate::change::Change;
+use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    Bot, LoginRecord, Meeting, NewFinal, NewMeeting, NewStream, NewUser, Organisation,
-    ResumeTokenHash, StoredFinal, Stream, User,
+    Bot, FinalRead, LoginRecord, Meeting, NewFinal, NewMeeting, NewStream, NewUser, Organisation,
+    ResumeTokenHash, Stream, User,
 };
+use crate::sealing::ReencryptReport;
 use crate::store::Store;
 
 pub use self::migrate::SchemaStatus;
@@ -159,6 +162,7 @@ impl PostgresOptions {
 pub struct PostgresStore {
     pool: Pool,
     describe: String,
+    keys: Keyring,
     /// How the change-feed listener connects, and this handle's node id.
     listen: feed::ListenConfig,
     /// The change feed, started on the first [`Store::changes`] call.
@@ -175,11 +179,12 @@ impl std::fmt::Debug for PostgresStore {
 
 impl PostgresStore {
     /// Connects, checks the schema (applying pending migrations when `options.migrate`) and
-    /// warns when the role bypasses row-level security.
-    pub async fn connect(options: &PostgresOptions) -> StoreResult<Self> {
-        let store = Self::connect_unchecked(options).await?;
+    /// warns when the role bypasses row-level security. `keys` seal and open the sensitive
+    /// fields (every server on the database needs the same master key).
+    pub async fn connect(options: &PostgresOptions, keys: &Keyring) -> StoreResult<Self> {
+        let store = Self::connect_unchecked(options, keys).await?;
         let mut client = store.client().await?;
-        migrate::migrate(&mut client, options.migrate).await?;
+        migrate::migrate(&mut client, keys, options.migrate).await?;
         let bypass: bool = client
             .query_one(
                 "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
@@ -199,7 +204,7 @@ impl PostgresStore {
     }
 
     /// Connects without touching the schema (for `migrate`).
-    async fn connect_unchecked(options: &PostgresOptions) -> StoreResult<Self> {
+    async fn connect_unchecked(options: &PostgresOptions, keys: &Keyring) -> StoreResult<Self> {
         let config = options.driver_config()?;
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
@@ -229,16 +234,18 @@ impl PostgresStore {
         Ok(Self {
             pool,
             describe: options.describe(),
+            keys: keys.clone(),
             listen,
             changes: std::sync::OnceLock::new(),
         })
     }
 
-    /// Brings the schema up to this build's version (`nexus-scribe migrate`).
-    pub async fn migrate(options: &PostgresOptions) -> StoreResult<SchemaStatus> {
-        let store = Self::connect_unchecked(options).await?;
+    /// Brings the schema up to this build's version (`nexus-scribe migrate`); `keys` seal
+    /// what a database written before encryption holds.
+    pub async fn migrate(options: &PostgresOptions, keys: &Keyring) -> StoreResult<SchemaStatus> {
+        let store = Self::connect_unchecked(options, keys).await?;
         let mut client = store.client().await?;
-        migrate::migrate(&mut client, true).await
+        migrate::migrate(&mut client, keys, true).await
     }
 
     /// The schema version this build writes (the newest migration).
@@ -352,7 +359,7 @@ macro_rules! on_client {
 #[async_trait]
 impl Store for PostgresStore {
     async fn create_organisation(&self, name: &str) -> StoreResult<Organisation> {
-        on_client!(self, identity::create_organisation(name))
+        on_client!(self, identity::create_organisation(&self.keys, name))
     }
 
     async fn get_organisation(&self, id: OrgId) -> StoreResult<Organisation> {
@@ -396,15 +403,15 @@ impl Store for PostgresStore {
     }
 
     async fn create_meeting(&self, scope: &OrgScope, new: NewMeeting) -> StoreResult<Meeting> {
-        on_client!(self, meetings::create_meeting(scope, new))
+        on_client!(self, meetings::create_meeting(&self.keys, scope, new))
     }
 
     async fn get_meeting(&self, scope: &OrgScope, id: MeetingId) -> StoreResult<Meeting> {
-        on_client!(self, meetings::get_meeting(scope, id))
+        on_client!(self, meetings::get_meeting(&self.keys, scope, id))
     }
 
     async fn list_meetings(&self, scope: &OrgScope) -> StoreResult<Vec<Meeting>> {
-        on_client!(self, meetings::list_meetings(scope))
+        on_client!(self, meetings::list_meetings(&self.keys, scope))
     }
 
     async fn delete_meeting(&self, scope: &OrgScope, id: MeetingId) -> StoreResult<()> {
@@ -441,7 +448,10 @@ impl Store for PostgresStore {
     }
 
     async fn append_final(&self, scope: &OrgScope, new: NewFinal) -> StoreResult<u64> {
-        on_client!(self, segments::append_final(scope, new, self.listen.node))
+        on_client!(
+            self,
+            segments::append_final(&self.keys, scope, new, self.listen.node)
+        )
     }
 
     async fn allocate_seq(&self, scope: &OrgScope, meeting: MeetingId) -> StoreResult<u64> {
@@ -453,8 +463,23 @@ impl Store for PostgresStore {
         scope: &OrgScope,
         meeting: MeetingId,
         after_seq: u64,
-    ) -> StoreResult<Vec<StoredFinal>> {
-        on_client!(self, segments::list_finals_since(scope, meeting, after_seq))
+    ) -> StoreResult<Vec<FinalRead>> {
+        on_client!(
+            self,
+            segments::list_finals_since(&self.keys, scope, meeting, after_seq)
+        )
+    }
+
+    async fn rotate_data_key(&self, scope: &OrgScope) -> StoreResult<u32> {
+        on_client!(self, keys::rotate(&self.keys, scope))
+    }
+
+    async fn reencrypt(&self, scope: &OrgScope) -> StoreResult<ReencryptReport> {
+        on_client!(self, keys::reencrypt_org(&self.keys, scope))
+    }
+
+    async fn rewrap_data_keys(&self) -> StoreResult<u64> {
+        on_client!(self, keys::rewrap_all(&self.keys))
     }
 
     fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {

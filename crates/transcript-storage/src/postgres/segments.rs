@@ -6,32 +6,32 @@
 //! seqs are gapless and monotonic; appends to different meetings do not wait for each other.
 
 use deadpool_postgres::Client;
-use scribe_core::{MeetingId, OrgScope, Segment, SegmentId, StreamId};
+use scribe_core::{MeetingId, OrgScope, SegmentId, StreamId};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::feed;
 use super::sql::{
-    id, is_unique_violation, scoped, scoped_one, scoped_snapshot, to_i64, uint, words, Params,
+    id, is_unique_violation, scoped, scoped_one, scoped_snapshot, to_i64, uint, Params,
 };
+use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
-use crate::model::{now_ms, NewFinal, StoredFinal};
+use crate::model::{now_ms, FinalRead, NewFinal};
+use crate::sealing::{seal_final, SealedFinal};
 
 const SEGMENT_COLUMNS: &str = "id, meeting_id, stream_id, seq, start_ms, end_ms, text, words, \
                                speaker, language, created_at_ms";
 
-fn segment_row(row: &Row) -> StoreResult<StoredFinal> {
-    Ok(StoredFinal {
+fn segment_row(row: &Row) -> StoreResult<SealedFinal> {
+    Ok(SealedFinal {
         id: id(row, 0, SegmentId::from_uuid)?,
         meeting_id: id(row, 1, MeetingId::from_uuid)?,
         stream_id: id(row, 2, StreamId::from_uuid)?,
         seq: uint(row, 3)?,
-        segment: Segment {
-            start_ms: uint(row, 4)?,
-            end_ms: uint(row, 5)?,
-            text: row.try_get(6)?,
-            words: words(row, 7)?,
-        },
+        start_ms: uint(row, 4)?,
+        end_ms: uint(row, 5)?,
+        text: row.try_get(6)?,
+        words: row.try_get(7)?,
         speaker: row.try_get(8)?,
         language: row.try_get(9)?,
         created_at_ms: uint(row, 10)?,
@@ -47,17 +47,16 @@ enum Appended {
 
 pub(crate) async fn append_final(
     client: &mut Client,
+    keys: &Keyring,
     scope: &OrgScope,
     new: NewFinal,
     node: Uuid,
 ) -> StoreResult<u64> {
     new.validate()?;
-    let words_json = serde_json::to_string(&new.segment.words)
-        .map_err(|_| StoreError::Invalid("words cannot be encoded"))?;
     // A concurrent retry of the same final can lose the insert race once; the second attempt
     // finds the stored row.
     for _ in 0..2 {
-        if let Appended::Seq(seq) = try_append(client, scope, &new, &words_json, node).await? {
+        if let Appended::Seq(seq) = try_append(client, keys, scope, &new, node).await? {
             return Ok(seq);
         }
     }
@@ -66,9 +65,9 @@ pub(crate) async fn append_final(
 
 async fn try_append(
     client: &mut Client,
+    keys: &Keyring,
     scope: &OrgScope,
     new: &NewFinal,
-    words_json: &str,
     node: Uuid,
 ) -> StoreResult<Appended> {
     let org = scope.org_id().as_uuid();
@@ -124,6 +123,10 @@ async fn try_append(
     let seq: i64 = row.try_get(0)?;
 
     let s = &new.segment;
+    let (text, words, speaker) = seal_final(
+        &super::keys::org_keys(&tx, keys, scope.org_id()).await?,
+        new,
+    )?;
     let insert = tx
         .prepare_cached(
             "INSERT INTO segments (id, org_id, meeting_id, stream_id, seq, start_ms, end_ms,
@@ -142,9 +145,9 @@ async fn try_append(
                 &seq,
                 &to_i64(s.start_ms)?,
                 &to_i64(s.end_ms)?,
-                &s.text,
-                &words_json,
-                &new.speaker,
+                &text,
+                &words,
+                &speaker,
                 &new.language,
                 &now_ms(),
             ],
@@ -188,10 +191,11 @@ pub(crate) async fn allocate_seq(
 
 pub(crate) async fn list_finals_since(
     client: &mut Client,
+    keys: &Keyring,
     scope: &OrgScope,
     meeting: MeetingId,
     after_seq: u64,
-) -> StoreResult<Vec<StoredFinal>> {
+) -> StoreResult<Vec<FinalRead>> {
     let org = scope.org_id().as_uuid();
     let meeting = meeting.as_uuid();
     let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
@@ -210,7 +214,16 @@ pub(crate) async fn list_finals_since(
         ))
         .await?;
     let rows = tx.query(&stmt, &[&org, &meeting, &after]).await?;
-    let finals = rows.iter().map(segment_row).collect::<StoreResult<_>>()?;
+    let sealed = rows
+        .iter()
+        .map(segment_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+    let finals = if sealed.is_empty() {
+        Vec::new()
+    } else {
+        let org_keys = super::keys::org_keys(&tx, keys, scope.org_id()).await?;
+        sealed.into_iter().map(|f| f.open(&org_keys)).collect()
+    };
     tx.commit().await?;
     Ok(finals)
 }

@@ -2,7 +2,7 @@
 //! row-level security, column conversions.
 
 use deadpool_postgres::{Client, Transaction};
-use scribe_core::{OrgScope, Word};
+use scribe_core::OrgScope;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -142,12 +142,6 @@ pub(crate) fn id<T>(row: &Row, idx: usize, wrap: fn(Uuid) -> T) -> StoreResult<T
 /// A nullable uuid column as one of the typed ids.
 pub(crate) fn opt_id<T>(row: &Row, idx: usize, wrap: fn(Uuid) -> T) -> StoreResult<Option<T>> {
     Ok(row.try_get::<_, Option<Uuid>>(idx)?.map(wrap))
-}
-
-/// A JSON text column holding a segment's words.
-pub(crate) fn words(row: &Row, idx: usize) -> StoreResult<Vec<Word>> {
-    let text: &str = row.try_get(idx)?;
-    serde_json::from_str(text).map_err(|_| StoreError::Corrupt("unreadable word timings"))
 }
 
 /// Bound parameters of one statement.

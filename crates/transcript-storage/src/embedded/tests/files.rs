@@ -1,5 +1,6 @@
 //! The data folder is owner-only, and deleted rows are really gone from the file.
 
+use crate::conformance::test_keyring;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -19,7 +20,9 @@ fn mode(path: &Path) -> u32 {
 async fn folder_and_files_are_owner_only() {
     let parent = tempfile::tempdir().expect("temp dir");
     let dir = parent.path().join("data").join("store");
-    let store = EmbeddedStore::open(&dir).await.expect("open");
+    let store = EmbeddedStore::open(&dir, &test_keyring())
+        .await
+        .expect("open");
     // Write something so SQLite creates the -wal and -shm files.
     new_org(&store, "perms").await;
 
@@ -40,7 +43,9 @@ async fn loose_permissions_are_tightened() {
     std::fs::write(&db, b"").expect("touch");
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
 
-    let store = EmbeddedStore::open(dir.path()).await.expect("open");
+    let store = EmbeddedStore::open(dir.path(), &test_keyring())
+        .await
+        .expect("open");
     new_org(&store, "perms").await;
     assert_eq!(mode(dir.path()), 0o700);
     assert_eq!(mode(&db), 0o600);
@@ -49,7 +54,9 @@ async fn loose_permissions_are_tightened() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_meeting_removes_its_rows() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = EmbeddedStore::open(dir.path()).await.expect("open");
+    let store = EmbeddedStore::open(dir.path(), &test_keyring())
+        .await
+        .expect("open");
     let org = new_org(&store, "erase").await;
     let meeting = new_meeting(&store, &org, "Private consult").await;
     let stream = new_stream(&store, &org, meeting.id).await;
@@ -77,7 +84,9 @@ async fn deleting_a_meeting_removes_its_rows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_name_rules_not_values() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = EmbeddedStore::open(dir.path()).await.expect("open");
+    let store = EmbeddedStore::open(dir.path(), &test_keyring())
+        .await
+        .expect("open");
     let name = "Confidential Org Name";
     store.create_organisation(name).await.expect("create");
     let err = store

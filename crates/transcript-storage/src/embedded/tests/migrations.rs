@@ -2,6 +2,7 @@
 //! the list in code matches the files.
 
 use crate::conformance::new_org;
+use crate::conformance::test_keyring;
 use crate::embedded::migrate::{latest_version, MIGRATIONS};
 use crate::error::StoreError;
 use crate::store::Store;
@@ -28,10 +29,14 @@ fn files_match_the_list() {
 async fn reopen_keeps_data_and_applies_nothing_twice() {
     let dir = tempfile::tempdir().expect("temp dir");
     let org = {
-        let store = EmbeddedStore::open(dir.path()).await.expect("open");
+        let store = EmbeddedStore::open(dir.path(), &test_keyring())
+            .await
+            .expect("open");
         new_org(&store, "reopen").await
     };
-    let store = EmbeddedStore::open(dir.path()).await.expect("reopen");
+    let store = EmbeddedStore::open(dir.path(), &test_keyring())
+        .await
+        .expect("reopen");
     store
         .get_organisation(org.org_id())
         .await
@@ -48,7 +53,7 @@ async fn concurrent_first_opens_migrate_once() {
     let dir = tempfile::tempdir().expect("temp dir");
     let opens = (0..4).map(|_| {
         let path = dir.path().to_owned();
-        tokio::spawn(async move { EmbeddedStore::open(path).await })
+        tokio::spawn(async move { EmbeddedStore::open(path, &test_keyring()).await })
     });
     let mut stores = Vec::new();
     for open in opens {
@@ -60,7 +65,7 @@ async fn concurrent_first_opens_migrate_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn newer_schema_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = EmbeddedStore::open(dir.path())
+    let path = EmbeddedStore::open(dir.path(), &test_keyring())
         .await
         .expect("open")
         .database_path()
@@ -72,11 +77,64 @@ async fn newer_schema_is_refused() {
     )
     .expect("insert");
     drop(raw);
-    match EmbeddedStore::open(dir.path()).await {
+    match EmbeddedStore::open(dir.path(), &test_keyring()).await {
         Err(StoreError::SchemaTooNew { found, supported }) => {
             assert_eq!(found, 9999);
             assert_eq!(supported, latest_version());
         }
         other => panic!("expected SchemaTooNew, got {:?}", other.map(|_| ())),
+    }
+}
+
+/// A folder written before encryption (schema version 1, text in clear) is sealed by the
+/// migration that introduced encryption, and reads back the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrating_a_pre_encryption_folder_seals_its_text() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(crate::EMBEDDED_DB_FILE);
+    let (org, meeting, stream, segment) = (
+        scribe_core::OrgId::generate(),
+        scribe_core::MeetingId::generate(),
+        scribe_core::StreamId::generate(),
+        scribe_core::SegmentId::generate(),
+    );
+    {
+        let raw = rusqlite::Connection::open(&path).expect("raw");
+        raw.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY,
+             name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL) STRICT;",
+        )
+        .expect("history table");
+        raw.execute_batch(MIGRATIONS[0].sql).expect("version 1");
+        raw.execute_batch(&format!(
+            "INSERT INTO schema_migrations VALUES (1, 'initial', 0);
+             INSERT INTO organisations VALUES ('{org}', 'Old Clinic', 0);
+             INSERT INTO meetings (id, org_id, title, created_at_ms, last_seq)
+                 VALUES ('{meeting}', '{org}', 'Ward round with Jane Roe', 0, 1);
+             INSERT INTO streams (id, org_id, meeting_id, resume_token_hash, opened_at_ms)
+                 VALUES ('{stream}', '{org}', '{meeting}', x'{:064x}', 0);
+             INSERT INTO segments (id, org_id, meeting_id, stream_id, seq, start_ms, end_ms,
+                                   text, words, speaker, language, created_at_ms)
+                 VALUES ('{segment}', '{org}', '{meeting}', '{stream}', 1, 0, 900,
+                         'the zygomatic arch', '[]', 'Dr Quixotic', 'en', 0);",
+            1
+        ))
+        .expect("plain rows");
+    }
+    let store = EmbeddedStore::open(dir.path(), &test_keyring())
+        .await
+        .expect("migrates");
+    crate::conformance::legacy_rows_read_back(&store, org, meeting).await;
+    let raw = rusqlite::Connection::open(&path).expect("raw");
+    let stored: (String, String, String) = raw
+        .query_row(
+            "SELECT m.title, s.text, s.speaker FROM meetings m JOIN segments s
+             ON s.meeting_id = m.id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("raw row");
+    for value in [stored.0, stored.1, stored.2] {
+        assert!(value.starts_with("enc:v1:1:"), "{value}");
     }
 }

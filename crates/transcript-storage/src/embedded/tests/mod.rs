@@ -2,10 +2,12 @@
 //! has (permissions, migrations, another process on the same folder).
 
 mod backup;
+mod encryption;
 mod files;
 mod migrations;
 mod process;
 
+use crate::conformance::test_keyring;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -24,7 +26,9 @@ pub(crate) struct EmbeddedHarness {
 impl Harness for EmbeddedHarness {
     async fn start() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = EmbeddedStore::open(dir.path()).await.expect("open store");
+        let store = EmbeddedStore::open(dir.path(), &test_keyring())
+            .await
+            .expect("open store");
         Self {
             dir,
             store: Arc::new(store),
@@ -37,7 +41,7 @@ impl Harness for EmbeddedHarness {
 
     async fn second_handle(&self) -> Arc<dyn Store> {
         Arc::new(
-            EmbeddedStore::open(self.dir.path())
+            EmbeddedStore::open(self.dir.path(), &test_keyring())
                 .await
                 .expect("open second handle"),
         )

@@ -7,12 +7,14 @@
 //! count), so each can see the other's progress. A writer stops only after it has seen a
 //! final of the other committed and then written one more: so the two runs must interleave.
 
+use crate::conformance::test_keyring;
 use std::collections::HashSet;
 use std::process::Command;
 use std::time::Duration;
 
 use scribe_core::{MeetingId, OrgId, OrgScope, StreamId};
 
+use crate::conformance::readable;
 use crate::conformance::{final_for, new_meeting, new_org, new_stream};
 use crate::store::Store;
 use crate::EmbeddedStore;
@@ -70,7 +72,9 @@ async fn write_until_overlap(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_process_writes_the_same_meeting() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = EmbeddedStore::open(dir.path()).await.expect("open");
+    let store = EmbeddedStore::open(dir.path(), &test_keyring())
+        .await
+        .expect("open");
     let org = new_org(&store, "two processes").await;
     let meeting = new_meeting(&store, &org, "Shared").await;
     let mine = new_stream(&store, &org, meeting.id).await;
@@ -95,6 +99,10 @@ async fn another_process_writes_the_same_meeting() {
                 "--test-threads=1",
             ])
             .env(CHILD_ENV, spec)
+            .env(
+                "TRANSCRIPT_STORAGE_TEST_MASTER_KEY",
+                crate::conformance::test_master_key(),
+            )
             .output()
     });
 
@@ -108,7 +116,7 @@ async fn another_process_writes_the_same_meeting() {
     assert!(out.status.success(), "child failed: {stdout}");
     assert!(stdout.contains("1 passed"), "child ran no test: {stdout}");
 
-    let finals = store.list_finals(&org, meeting.id).await.expect("list");
+    let finals = readable(store.list_finals(&org, meeting.id).await.expect("list"));
     let seqs: Vec<u64> = finals.iter().map(|f| f.seq).collect();
     assert_eq!(
         seqs,
@@ -161,7 +169,9 @@ async fn child_writer() {
     let stream: StreamId = stream.parse().expect("stream id");
     let parent: StreamId = parent.parse().expect("parent stream id");
 
-    let store = EmbeddedStore::open(dir).await.expect("open in child");
+    let store = EmbeddedStore::open(dir, &test_keyring())
+        .await
+        .expect("open in child");
     // The parent's meeting is visible here.
     store
         .get_meeting(&org, meeting)

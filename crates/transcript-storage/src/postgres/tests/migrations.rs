@@ -2,6 +2,7 @@
 //! several servers starting at once.
 
 use crate::conformance::postgres::fresh_database;
+use crate::conformance::test_keyring;
 use crate::error::StoreError;
 use crate::postgres::migrate::{latest_version, MIGRATIONS};
 use crate::postgres::{PostgresOptions, PostgresStore};
@@ -16,7 +17,7 @@ fn files_match_the_list() {
 async fn migrate_applies_once_and_opening_checks_the_version() {
     let mut options = PostgresOptions::new(fresh_database("migrations"));
     options.migrate = false;
-    let behind = PostgresStore::connect(&options)
+    let behind = PostgresStore::connect(&options, &test_keyring())
         .await
         .expect_err("an empty database is behind");
     assert!(
@@ -28,14 +29,17 @@ async fn migrate_applies_once_and_opening_checks_the_version() {
         "{behind}"
     );
 
-    let first = PostgresStore::migrate(&options).await.expect("migrate");
-    assert_eq!(first.newly_applied, vec![latest_version()]);
+    let first = PostgresStore::migrate(&options, &test_keyring())
+        .await
+        .expect("migrate");
+    let all: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
+    assert_eq!(first.newly_applied, all);
     assert_eq!(first.applied, latest_version());
-    let again = PostgresStore::migrate(&options)
+    let again = PostgresStore::migrate(&options, &test_keyring())
         .await
         .expect("migrate again");
     assert!(again.newly_applied.is_empty());
-    let store = PostgresStore::connect(&options)
+    let store = PostgresStore::connect(&options, &test_keyring())
         .await
         .expect("current schema opens");
 
@@ -48,7 +52,7 @@ async fn migrate_applies_once_and_opening_checks_the_version() {
         )
         .await
         .expect("record a future migration");
-    let newer = PostgresStore::connect(&options)
+    let newer = PostgresStore::connect(&options, &test_keyring())
         .await
         .expect_err("a newer schema is refused");
     assert!(
@@ -67,13 +71,19 @@ async fn servers_starting_together_migrate_once() {
     let starts: Vec<_> = (0..4)
         .map(|_| {
             let options = options.clone();
-            tokio::spawn(async move { PostgresStore::connect(&options).await.map(|_| ()) })
+            tokio::spawn(async move {
+                PostgresStore::connect(&options, &test_keyring())
+                    .await
+                    .map(|_| ())
+            })
         })
         .collect();
     for start in starts {
         start.await.expect("join").expect("every server starts");
     }
-    let store = PostgresStore::connect(&options).await.expect("open");
+    let store = PostgresStore::connect(&options, &test_keyring())
+        .await
+        .expect("open");
     let client = store.client().await.expect("client");
     let rows: i64 = client
         .query_one("SELECT count(*) FROM schema_migrations", &[])
@@ -81,4 +91,71 @@ async fn servers_starting_together_migrate_once() {
         .expect("count")
         .get(0);
     assert_eq!(rows, i64::try_from(MIGRATIONS.len()).expect("small"));
+}
+
+/// A database written before encryption (schema version 1, text in clear) is sealed by the
+/// migration that introduced encryption, and reads back the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrating_a_pre_encryption_database_seals_its_text() {
+    let options = PostgresOptions::new(fresh_database("legacy"));
+    let (org, meeting, stream, segment) = (
+        scribe_core::OrgId::generate(),
+        scribe_core::MeetingId::generate(),
+        scribe_core::StreamId::generate(),
+        scribe_core::SegmentId::generate(),
+    );
+    let (mut raw, connection) = tokio_postgres::connect(&options.url, tokio_postgres::NoTls)
+        .await
+        .expect("raw connection");
+    tokio::spawn(connection);
+    let tx = raw.transaction().await.expect("begin");
+    tx.batch_execute(
+        "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY,
+         name text NOT NULL, applied_at_ms bigint NOT NULL);",
+    )
+    .await
+    .expect("history");
+    tx.batch_execute(MIGRATIONS[0].sql)
+        .await
+        .expect("version 1");
+    tx.batch_execute(&format!(
+        "SELECT set_config('nexus_scribe.org_id', '{org}', true);
+         INSERT INTO schema_migrations VALUES (1, 'initial', 0);
+         INSERT INTO organisations VALUES ('{org}', 'Old Clinic', 0);
+         INSERT INTO meetings (id, org_id, title, created_at_ms, last_seq)
+             VALUES ('{meeting}', '{org}', 'Ward round with Jane Roe', 0, 1);
+         INSERT INTO streams (id, org_id, meeting_id, resume_token_hash, opened_at_ms)
+             VALUES ('{stream}', '{org}', '{meeting}', decode(repeat('01', 32), 'hex'), 0);
+         INSERT INTO segments (id, org_id, meeting_id, stream_id, seq, start_ms, end_ms,
+                               text, words, speaker, language, created_at_ms)
+             VALUES ('{segment}', '{org}', '{meeting}', '{stream}', 1, 0, 900,
+                     'the zygomatic arch', '[]', 'Dr Quixotic', 'en', 0);"
+    ))
+    .await
+    .expect("plain rows");
+    tx.commit().await.expect("commit");
+
+    let store = PostgresStore::connect(&options, &test_keyring())
+        .await
+        .expect("migrates");
+    crate::conformance::legacy_rows_read_back(&store, org, meeting).await;
+    let tx = raw.transaction().await.expect("begin");
+    tx.execute(
+        "SELECT set_config('nexus_scribe.org_id', $1, true)",
+        &[&org.to_string()],
+    )
+    .await
+    .expect("scope");
+    let row = tx
+        .query_one(
+            "SELECT m.title, s.text, s.speaker FROM meetings m JOIN segments s
+             ON s.meeting_id = m.id",
+            &[],
+        )
+        .await
+        .expect("raw row");
+    for col in 0..3 {
+        let value: String = row.get(col);
+        assert!(value.starts_with("enc:v1:1:"), "{value}");
+    }
 }

@@ -2,12 +2,14 @@
 //! only this backend has (row-level security, migrations on a shared server, TLS, connection
 //! settings).
 
+mod encryption;
 mod feed;
 mod migrations;
 mod options;
 mod rls;
 mod tls;
 
+use crate::conformance::test_keyring;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -30,7 +32,7 @@ pub(crate) struct PostgresHarness {
 #[async_trait]
 impl Harness for PostgresHarness {
     async fn start() -> Self {
-        let store = PostgresStore::connect(&shared_options())
+        let store = PostgresStore::connect(&shared_options(), &test_keyring())
             .await
             .expect("connect to the test database");
         Self {
@@ -44,7 +46,7 @@ impl Harness for PostgresHarness {
 
     async fn second_handle(&self) -> Arc<dyn Store> {
         Arc::new(
-            PostgresStore::connect(&shared_options())
+            PostgresStore::connect(&shared_options(), &test_keyring())
                 .await
                 .expect("open second handle"),
         )

@@ -1,5 +1,6 @@
 //! Connection settings: refused with a message naming the problem, never echoing credentials.
 
+use crate::conformance::test_keyring;
 use std::time::Duration;
 
 use crate::conformance::postgres::{server_params, TEST_ROLE};
@@ -12,7 +13,7 @@ async fn a_password_in_the_url_is_refused_without_repeating_it() {
         "postgres://nexus:hunter2-secret@db.example.org/nexus",
         "host=db.example.org user=nexus password=hunter2-secret dbname=nexus",
     ] {
-        let err = PostgresStore::connect(&PostgresOptions::new(url))
+        let err = PostgresStore::connect(&PostgresOptions::new(url), &test_keyring())
             .await
             .expect_err("password in URL");
         let text = err.to_string();
@@ -20,7 +21,7 @@ async fn a_password_in_the_url_is_refused_without_repeating_it() {
         assert!(text.contains("database_password secret"), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
     }
-    let garbage = PostgresStore::connect(&PostgresOptions::new("postgres://[::1"))
+    let garbage = PostgresStore::connect(&PostgresOptions::new("postgres://[::1"), &test_keyring())
         .await
         .expect_err("unparsable");
     assert!(
@@ -46,7 +47,7 @@ async fn an_unreachable_server_or_missing_database_says_where() {
         "host=127.0.0.1 port=1 user={TEST_ROLE} dbname=nowhere"
     ));
     options.connect_timeout = Duration::from_secs(3);
-    let err = PostgresStore::connect(&options)
+    let err = PostgresStore::connect(&options, &test_keyring())
         .await
         .expect_err("closed port");
     assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
@@ -56,7 +57,7 @@ async fn an_unreachable_server_or_missing_database_says_where() {
         "{} user={TEST_ROLE} dbname=nexus_scribe_no_such_database",
         server_params()
     ));
-    let err = PostgresStore::connect(&options)
+    let err = PostgresStore::connect(&options, &test_keyring())
         .await
         .expect_err("no database");
     assert!(err.to_string().contains("does not exist"), "{err}");

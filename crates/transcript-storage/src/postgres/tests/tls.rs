@@ -1,16 +1,13 @@
 //! TLS to the database: a real handshake with the test server, certificate and name checked.
 
-use crate::conformance::postgres::{fresh_database, server, server_ca, TEST_ROLE};
+use crate::conformance::postgres::{database_of, fresh_database, server, server_ca, TEST_ROLE};
+use crate::conformance::test_keyring;
 use crate::error::StoreError;
 use crate::postgres::{PostgresOptions, PostgresStore, PostgresTls};
 
 /// Options for the shared test database, reached by `host` (the certificate names localhost).
 fn over_tls(host: &str, ca_file: &std::path::Path) -> PostgresOptions {
-    let database = fresh_database("storage");
-    let dbname = database
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("dbname="))
-        .expect("dbname");
+    let dbname = database_of(&fresh_database("storage"));
     let mut options = PostgresOptions::new(format!(
         "host={host} port={} user={TEST_ROLE} dbname={dbname}",
         server().1
@@ -23,7 +20,7 @@ fn over_tls(host: &str, ca_file: &std::path::Path) -> PostgresOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_full_encrypts_the_connection() {
-    let store = PostgresStore::connect(&over_tls("localhost", &server_ca()))
+    let store = PostgresStore::connect(&over_tls("localhost", &server_ca()), &test_keyring())
         .await
         .expect("TLS connection verified against the server's CA");
     let client = store.client().await.expect("client");
@@ -42,10 +39,13 @@ async fn verify_full_encrypts_the_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_certificate_or_wrong_name_is_refused() {
     // The system's public roots do not vouch for the test server's certificate.
-    let untrusted = PostgresStore::connect(&over_tls(
-        "localhost",
-        std::path::Path::new("/etc/ssl/certs/ca-certificates.crt"),
-    ))
+    let untrusted = PostgresStore::connect(
+        &over_tls(
+            "localhost",
+            std::path::Path::new("/etc/ssl/certs/ca-certificates.crt"),
+        ),
+        &test_keyring(),
+    )
     .await
     .expect_err("unknown issuer");
     assert!(
@@ -55,7 +55,7 @@ async fn an_untrusted_certificate_or_wrong_name_is_refused() {
     assert!(untrusted.to_string().contains("certificate"), "{untrusted}");
 
     // The certificate is for localhost, not for the address.
-    let wrong_name = PostgresStore::connect(&over_tls("127.0.0.1", &server_ca()))
+    let wrong_name = PostgresStore::connect(&over_tls("127.0.0.1", &server_ca()), &test_keyring())
         .await
         .expect_err("name mismatch");
     assert!(
@@ -66,10 +66,10 @@ async fn an_untrusted_certificate_or_wrong_name_is_refused() {
 
 #[tokio::test]
 async fn an_unreadable_ca_file_is_a_configuration_error() {
-    let missing = PostgresStore::connect(&over_tls(
-        "localhost",
-        std::path::Path::new("/nonexistent/ca.pem"),
-    ))
+    let missing = PostgresStore::connect(
+        &over_tls("localhost", std::path::Path::new("/nonexistent/ca.pem")),
+        &test_keyring(),
+    )
     .await
     .expect_err("missing CA file");
     assert!(matches!(missing, StoreError::Config(_)), "{missing}");
