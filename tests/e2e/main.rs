@@ -3,6 +3,7 @@
 mod backup;
 mod bot;
 mod cli_config;
+mod durability;
 mod live;
 mod live_page;
 mod nodes;

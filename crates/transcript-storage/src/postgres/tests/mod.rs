@@ -2,6 +2,7 @@
 //! only this backend has (row-level security, migrations on a shared server, TLS, connection
 //! settings).
 
+mod dump;
 mod encryption;
 mod feed;
 mod migrations;

@@ -1,0 +1,126 @@
+//! Durability under a crash: the server is killed with SIGKILL while three bots stream; after
+//! a restart every final any viewer had received is in the stored transcript, in order,
+//! exactly once, and the bots resume from their acknowledged audio and finish.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use e2e_tests::server::{create_meeting, login, setup, Server};
+use e2e_tests::{reference, wer};
+use futures_util::SinkExt as _;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::live::{
+    bot_until_closed_meta, connect_bot, connect_viewer, fired, next_json, pcm, stream_audio, watch,
+    CLIP,
+};
+
+/// Three live streams on a two-core machine: admit them all and let them lag.
+const ENV: [(&str, &str); 3] = [
+    ("NEXUS_SCRIBE__SCHEDULER__MAX_STREAMS", "3"),
+    ("NEXUS_SCRIBE__SCHEDULER__MAX_LAG_MS", "60000"),
+    ("NEXUS_SCRIBE__SCHEDULER__MAX_QUEUE_WAIT_MS", "60000"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_three_bots_stream_loses_and_repeats_no_final_and_the_bots_resume() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = setup(dir.path(), "Council");
+    let meetings = vec![
+        s.meeting_id.clone(),
+        create_meeting(dir.path(), "Council"),
+        create_meeting(dir.path(), "Council"),
+    ];
+    let mut server = Server::start(dir.path(), &ENV);
+    let token = login(&server, &s.admin_email);
+    let audio = pcm(CLIP);
+
+    // A viewer per meeting, watching until the crash cuts it off.
+    let mut viewers = Vec::new();
+    for m in &meetings {
+        let ws = connect_viewer(&server, &token, m, "").await;
+        viewers.push(tokio::spawn(watch(ws, fired())));
+    }
+    // Three bots stream 6 s of speech each, at real-time pace, at the same time.
+    let mut bots = Vec::new();
+    for m in &meetings {
+        let mut bot = connect_bot(&server, &s, m, "").await;
+        let meta = next_json(&mut bot).await.expect("metadata");
+        let resume = meta["resume_token"].as_str().expect("token").to_owned();
+        let audio = audio.clone();
+        bots.push((
+            resume,
+            tokio::spawn(async move {
+                stream_audio(&mut bot, &audio, 0, Some(6_000)).await;
+                bot
+            }),
+        ));
+    }
+    let mut tokens = Vec::new();
+    // Held open (not closed) when the server dies.
+    let mut held = Vec::new();
+    for (resume, task) in bots {
+        held.push(task.await.expect("bot streamed"));
+        tokens.push(resume);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.kill(); // SIGKILL: no shutdown, no flushing, no goodbye.
+    drop(held);
+    let mut seen_before = Vec::new();
+    for v in viewers {
+        let view = tokio::time::timeout(Duration::from_secs(20), v)
+            .await
+            .expect("viewer ends when the server dies")
+            .expect("viewer task");
+        seen_before.push(view.finals);
+    }
+    assert!(
+        seen_before.iter().all(|f| !f.is_empty()),
+        "every viewer saw finals before the crash"
+    );
+
+    // Restart on the same folder; each bot resumes from what was acknowledged.
+    let server = Server::start(dir.path(), &ENV);
+    let mut resumed = Vec::new();
+    for (m, resume) in meetings.iter().zip(&tokens) {
+        let mut bot = connect_bot(&server, &s, m, &format!("?resume_token={resume}")).await;
+        let meta = next_json(&mut bot).await.expect("metadata after the crash");
+        let acked = meta["acked_audio_ms"].as_u64().expect("acked");
+        assert!(acked > 0, "the acknowledged position survived the crash");
+        let audio = audio.clone();
+        resumed.push(tokio::spawn(async move {
+            stream_audio(&mut bot, &audio, (acked as usize) * 32, None).await;
+            bot.send(Message::Text(r#"{"type":"CloseStream"}"#.into()))
+                .await
+                .expect("close stream");
+            bot_until_closed_meta(&mut bot).await
+        }));
+    }
+    for task in resumed {
+        let (_, closing) = task.await.expect("resumed bot");
+        assert_eq!(
+            closing["type"], "metadata",
+            "the resumed bot finished normally"
+        );
+    }
+
+    let token = login(&server, &s.admin_email);
+    for (m, before) in meetings.iter().zip(&seen_before) {
+        let stored = watch(connect_viewer(&server, &token, m, "").await, fired())
+            .await
+            .finals;
+        let ids: HashSet<&String> = stored.iter().map(|(id, _)| id).collect();
+        assert_eq!(ids.len(), stored.len(), "no final stored twice");
+        assert!(
+            stored.starts_with(before),
+            "what viewers saw before the crash is the start of the stored transcript"
+        );
+        assert!(
+            stored.len() > before.len(),
+            "the resumed stream added finals"
+        );
+        let text: Vec<&str> = stored.iter().map(|(_, t)| t.as_str()).collect();
+        let err = wer(&reference(CLIP), &text.join(" "));
+        assert!(err < 0.3, "WER {err:.3} across the crash");
+    }
+}
