@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::fake::{audio, config, final_, outcome, start, submit, FakeEngine};
+use super::fake::{audio, config, final_, outcome, settled, start, submit, FakeEngine};
 use crate::scheduler::{Job, ManualClock};
 use crate::DecodeOptions;
 
@@ -162,6 +162,8 @@ fn prometheus_text_parses_and_carries_the_measurements() {
     }
     assert_eq!(outcome(&submit(&plain, final_(7))), "job 7");
 
+    // The last job's figures are recorded just after its result is delivered.
+    settled(&sched);
     let m = sched.metrics();
     let rtf = m.real_time_factor.expect("measured");
     assert!((rtf - 0.5).abs() < 1e-6, "{rtf}");
