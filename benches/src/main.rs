@@ -9,6 +9,7 @@ mod manifest;
 mod measure;
 mod python;
 mod report;
+mod storage;
 mod wer;
 
 use std::ffi::OsString;
@@ -33,6 +34,9 @@ enum Cmd {
     /// final word at a viewer, first partials, WER of the finals, server CPU and memory, and
     /// the largest N that keeps p95 final-word latency within the limit (`--sweep`).
     Live(live::Options),
+    /// Storage: segment write throughput and transcript read latency of the embedded and the
+    /// PostgreSQL backend in one run (encrypted, as in production), with their ratio.
+    Storage(storage::Options),
     /// Run a command and report its wall time, CPU time and peak RSS as JSON.
     Measure {
         /// Write the report here instead of standard error.
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Cmd::Accuracy(options) => accuracy::run(options).map(|()| ExitCode::SUCCESS),
         Cmd::Live(options) => live::run(options).map(|()| ExitCode::SUCCESS),
+        Cmd::Storage(options) => storage::run(options).map(|()| ExitCode::SUCCESS),
         Cmd::Measure { report, command } => measure::run(report.as_deref(), &command),
     };
     match result {
