@@ -283,6 +283,42 @@ pub fn http_get(server: &Server, path: &str, token: Option<&str>) -> (u16, Strin
     .expect("write");
     let mut raw = String::new();
     s.read_to_string(&mut raw).expect("read");
+    status_and_body(&raw)
+}
+
+/// A raw-body POST (an upload): `content_type` as given (or none), the body streamed; the
+/// server may answer (413, 415) before taking it all, so write errors are not failures.
+pub fn http_upload(
+    server: &Server,
+    path: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(server.addr).expect("connect");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let ctype = content_type
+        .map(|c| format!("Content-Type: {c}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {}\r\n{auth}{ctype}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        server.addr,
+        body.len()
+    )
+    .expect("write head");
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    status_and_body(&raw)
+}
+
+/// The status code and body of a raw HTTP/1.1 response (0 when there was none).
+fn status_and_body(raw: &str) -> (u16, String) {
     let status = raw
         .split_whitespace()
         .nth(1)

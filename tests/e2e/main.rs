@@ -7,4 +7,5 @@ mod durability;
 mod live;
 mod live_page;
 mod nodes;
+mod recordings;
 mod transcribe;

@@ -262,7 +262,7 @@ pub async fn delete_meeting(
 }
 
 /// Refuses (403) a caller who is neither Editor nor Admin; `what` names the action.
-fn require_editor(principal: &Principal, what: &str) -> Result<(), ApiError> {
+pub(crate) fn require_editor(principal: &Principal, what: &str) -> Result<(), ApiError> {
     if matches!(principal.role(), Some(Role::Admin | Role::Editor)) {
         return Ok(());
     }

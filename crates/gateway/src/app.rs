@@ -30,6 +30,8 @@ pub struct AppState {
     /// Bot streams connected to this process, for takeover on resume and shutdown.
     pub active: Arc<ActiveStreams>,
     pub counters: Arc<metrics::Counters>,
+    /// Uploaded recordings waiting for the job runner.
+    pub jobs: Arc<crate::jobs::JobQueue>,
     /// Set once when the server begins shutting down: live sessions close with 1012 (bots
     /// resume elsewhere or after the restart; finals are already stored).
     pub shutting_down: tokio::sync::watch::Receiver<bool>,
@@ -61,6 +63,7 @@ impl AppState {
             config: Arc::new(parts.config),
             active: Arc::new(ActiveStreams::default()),
             counters: Arc::new(metrics::Counters::default()),
+            jobs: Arc::new(crate::jobs::JobQueue::default()),
             shutting_down: rx,
             shutdown_tx: Arc::new(tx),
         }
@@ -102,6 +105,11 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/meetings/{meeting_id}/transcript",
             get(crate::transcript::export),
         )
+        .route(
+            "/api/v1/meetings/{meeting_id}/recordings",
+            post(crate::recordings::upload),
+        )
+        .route("/api/v1/jobs/{job_id}", get(crate::recordings::get_job))
         .route("/ws/audio/{meeting_id}", get(ws::bot::handler))
         .route("/ws/transcription/{meeting_id}", get(ws::viewer::handler))
         .fallback(|| async { crate::error::ApiError::not_found() })

@@ -57,6 +57,14 @@ pub struct GatewayConfig {
     pub language: String,
     /// Browser origins allowed to open viewer sockets besides the service's own.
     pub allowed_origins: Vec<String>,
+    /// Where uploaded recordings wait for their job (created 0700).
+    pub uploads_dir: std::path::PathBuf,
+    /// Largest recording accepted (500 MB).
+    pub max_upload_bytes: u64,
+    /// Beam width for recordings (they are not latency-bound: default 5).
+    pub recording_beam_size: u32,
+    /// Longest piece a recording is decoded in (cut at a pause; Whisper's window is 30 s).
+    pub recording_max_utterance_ms: u64,
 }
 
 impl Default for GatewayConfig {
@@ -66,6 +74,16 @@ impl Default for GatewayConfig {
             stream: StreamConfig::default(),
             language: "en".to_owned(),
             allowed_origins: Vec::new(),
+            uploads_dir: std::path::PathBuf::from("data/uploads"),
+            max_upload_bytes: MAX_UPLOAD_BYTES,
+            recording_beam_size: 5,
+            recording_max_utterance_ms: RECORDING_MAX_UTTERANCE_MS,
         }
     }
 }
+
+/// Largest recording accepted by default: 500 MB (decimal, as people read it).
+pub const MAX_UPLOAD_BYTES: u64 = 500_000_000;
+
+/// Longest piece of a recording decoded at once: under Whisper's 30 s window, cut at a pause.
+pub const RECORDING_MAX_UTTERANCE_MS: u64 = 28_000;

@@ -10,8 +10,10 @@ pub mod error;
 pub mod follow;
 mod headers;
 pub mod hub;
+pub mod jobs;
 pub mod metrics;
 mod pages;
+mod recordings;
 mod transcript;
 pub mod ws;
 

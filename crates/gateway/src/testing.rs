@@ -87,6 +87,9 @@ pub async fn state(dir: &std::path::Path) -> AppState {
         tickets: Arc::new(TicketStore::new(clock)),
         hasher: Arc::new(hasher),
         bot_key_secret: SecretString::from(BOT_KEY_SECRET),
-        config: GatewayConfig::default(),
+        config: GatewayConfig {
+            uploads_dir: dir.join("uploads"),
+            ..GatewayConfig::default()
+        },
     })
 }

@@ -99,6 +99,8 @@ pub struct ServerConfig {
     /// Browser origins (`https://notes.example.org`) allowed to open viewer sockets besides
     /// the service's own; empty allows only the service's own pages.
     pub allowed_origins: Vec<String>,
+    /// Largest recording `POST /meetings/{id}/recordings` accepts, in bytes.
+    pub max_upload_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -107,6 +109,7 @@ impl Default for ServerConfig {
             host: "127.0.0.1".into(),
             port: 8080,
             allowed_origins: Vec::new(),
+            max_upload_bytes: gateway::config::MAX_UPLOAD_BYTES,
         }
     }
 }
@@ -428,6 +431,15 @@ impl Config {
             if value == 0 {
                 return Err(bad(key, "must be at least 1".into()));
             }
+        }
+        if self.server.max_upload_bytes == 0 || self.server.max_upload_bytes > 10_000_000_000 {
+            return Err(bad(
+                "server.max_upload_bytes",
+                format!(
+                    "{} is outside 1..=10000000000",
+                    self.server.max_upload_bytes
+                ),
+            ));
         }
         if live.max_binary_message_bytes > 64 * 1024 * 1024 {
             return Err(bad(

@@ -81,6 +81,10 @@ id_type!(
     /// One transcript segment; a partial and the final that replaces it share it.
     SegmentId
 );
+id_type!(
+    /// A background job (transcribing an uploaded recording into a meeting).
+    JobId
+);
 
 /// The organisation a request acts for. Every query on organisation-owned data takes one, so a
 /// query without a scope does not compile.

@@ -28,10 +28,10 @@ pub use embedded::backup::{
 pub use embedded::{EmbeddedOptions, EmbeddedStore, EMBEDDED_DB_FILE};
 pub use error::{StoreError, StoreResult};
 pub use model::{
-    Bot, FinalRead, LoginRecord, Meeting, NewFinal, NewMeeting, NewStream, NewUser, Organisation,
-    ResumeTokenHash, StoredFinal, Stream, UnreadableFinal, User,
+    Bot, FinalRead, Job, JobState, JobUpdate, LoginRecord, Meeting, NewFinal, NewJob, NewMeeting,
+    NewStream, NewUser, Organisation, ResumeTokenHash, StoredFinal, Stream, UnreadableFinal, User,
 };
 pub use postgres::{PostgresOptions, PostgresStore, PostgresTls, SchemaStatus};
-pub use scribe_core::{BotId, MeetingId, OrgId, OrgScope, SegmentId, StreamId, UserId};
+pub use scribe_core::{BotId, JobId, MeetingId, OrgId, OrgScope, SegmentId, StreamId, UserId};
 pub use sealing::ReencryptReport;
 pub use store::Store;

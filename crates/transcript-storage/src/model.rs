@@ -7,7 +7,7 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use scribe_core::{BotId, MeetingId, OrgId, OrgScope, Segment, SegmentId, StreamId, UserId};
+use scribe_core::{BotId, JobId, MeetingId, OrgId, OrgScope, Segment, SegmentId, StreamId, UserId};
 
 use crate::error::{StoreError, StoreResult};
 
@@ -217,6 +217,117 @@ impl Stream {
             acked_audio_ms: 0,
             opened_at_ms: at.unsigned_abs(),
             closed_at_ms: None,
+        }
+    }
+}
+
+/// Where a background job is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobState {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl JobState {
+    /// The stored and wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        [Self::Queued, Self::Running, Self::Done, Self::Failed]
+            .into_iter()
+            .find(|state| state.as_str() == s)
+    }
+}
+
+/// A new job: transcribe an uploaded recording into `meeting_id` through `stream_id` (a
+/// bot-less stream of that meeting opened for it).
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub meeting_id: MeetingId,
+    pub stream_id: StreamId,
+    /// The container sniffed from the file's bytes (`wav`, `flac`, `mp3`, `ogg`).
+    pub format: String,
+    pub bytes: u64,
+    pub created_by: Option<UserId>,
+}
+
+/// A background job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    pub id: JobId,
+    pub org_id: OrgId,
+    pub meeting_id: MeetingId,
+    pub stream_id: StreamId,
+    pub state: JobState,
+    pub format: String,
+    pub bytes: u64,
+    /// The recording's length, once decoded.
+    pub duration_ms: Option<u64>,
+    /// Audio transcribed so far.
+    pub progress_ms: u64,
+    /// Why it failed (for people; never transcript text).
+    pub error: Option<String>,
+    pub created_by: Option<UserId>,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+}
+
+/// A job's new state and progress.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobUpdate {
+    pub state: JobState,
+    pub duration_ms: Option<u64>,
+    pub progress_ms: u64,
+    pub error: Option<String>,
+}
+
+impl NewJob {
+    pub(crate) fn validate(&self) -> StoreResult<()> {
+        if self.bytes == 0 || self.bytes > MAX_STORED {
+            return Err(StoreError::Invalid("job size out of range"));
+        }
+        check_text(&self.format, 16, "job format is too long or contains NUL")
+    }
+}
+
+impl JobUpdate {
+    pub(crate) fn validate(&self) -> StoreResult<()> {
+        check_audio_ms(self.progress_ms)?;
+        if let Some(d) = self.duration_ms {
+            check_audio_ms(d)?;
+        }
+        if let Some(e) = &self.error {
+            check_text(e, 500, "job error is too long or contains NUL")?;
+        }
+        Ok(())
+    }
+}
+
+impl Job {
+    pub(crate) fn created(scope: &OrgScope, new: &NewJob, at: i64) -> Self {
+        Self {
+            id: JobId::generate(),
+            org_id: scope.org_id(),
+            meeting_id: new.meeting_id,
+            stream_id: new.stream_id,
+            state: JobState::Queued,
+            format: new.format.clone(),
+            bytes: new.bytes,
+            duration_ms: None,
+            progress_ms: 0,
+            error: None,
+            created_by: new.created_by,
+            created_at_ms: at.unsigned_abs(),
+            updated_at_ms: at.unsigned_abs(),
         }
     }
 }

@@ -10,13 +10,13 @@
 //! speaks plain values.
 
 use async_trait::async_trait;
-use scribe_core::{BotId, MeetingId, OrgId, OrgScope, StreamId, UserId};
+use scribe_core::{BotId, JobId, MeetingId, OrgId, OrgScope, StreamId, UserId};
 
 use crate::change::Change;
 use crate::error::StoreResult;
 use crate::model::{
-    Bot, FinalRead, LoginRecord, Meeting, NewFinal, NewMeeting, NewStream, NewUser, Organisation,
-    ResumeTokenHash, Stream, User,
+    Bot, FinalRead, Job, JobUpdate, LoginRecord, Meeting, NewFinal, NewJob, NewMeeting, NewStream,
+    NewUser, Organisation, ResumeTokenHash, Stream, User,
 };
 use crate::sealing::ReencryptReport;
 
@@ -135,6 +135,22 @@ pub trait Store: Send + Sync + 'static {
         meeting: MeetingId,
         after_seq: u64,
     ) -> StoreResult<Vec<FinalRead>>;
+
+    // ---- background jobs (recording uploads) ----
+
+    /// Records a queued job. `NotFound` unless the meeting and the stream are the scope's;
+    /// `Invalid` if the stream feeds another meeting.
+    async fn create_job(&self, scope: &OrgScope, new: NewJob) -> StoreResult<Job>;
+
+    /// The job `id` of the scope's organisation.
+    async fn get_job(&self, scope: &OrgScope, id: JobId) -> StoreResult<Job>;
+
+    /// Sets the job's state and progress.
+    async fn update_job(&self, scope: &OrgScope, id: JobId, update: JobUpdate) -> StoreResult<()>;
+
+    /// Unscoped, for a starting server: every queued or running job of every organisation,
+    /// oldest first (their `org_id` becomes the scope they resume under).
+    async fn unfinished_jobs(&self) -> StoreResult<Vec<Job>>;
 
     // ---- encryption at rest: key management ----
 

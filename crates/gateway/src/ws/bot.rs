@@ -283,7 +283,7 @@ pub(crate) fn final_message(f: StoredFinal) -> SegmentMessage {
     }
 }
 
-fn words_of(segment: &Segment) -> Vec<WordMessage> {
+pub(crate) fn words_of(segment: &Segment) -> Vec<WordMessage> {
     segment
         .words
         .iter()

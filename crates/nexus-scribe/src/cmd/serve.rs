@@ -54,10 +54,16 @@ pub async fn run(config: &Config, listen: Option<SocketAddr>) -> anyhow::Result<
             stream: config.stream_config(),
             language: config.engine.language.clone(),
             allowed_origins: config.server.allowed_origins.clone(),
+            uploads_dir: config.data_dir.join("uploads"),
+            max_upload_bytes: config.server.max_upload_bytes,
+            recording_beam_size: config.engine.beam_size,
+            recording_max_utterance_ms: gateway::config::RECORDING_MAX_UTTERANCE_MS,
         },
     });
     // Other servers on the same database: their finals reach this server's viewers.
     gateway::follow::spawn(&state);
+    // Uploaded recordings, including any a previous run left unfinished.
+    gateway::jobs::spawn(&state);
     let addr = match listen {
         Some(a) => a,
         None => SocketAddr::new(

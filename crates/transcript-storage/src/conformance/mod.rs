@@ -10,6 +10,7 @@
 //! PostgreSQL schema) between tests.
 
 mod identity;
+mod jobs;
 mod keys;
 mod meetings;
 pub mod postgres;
@@ -28,6 +29,7 @@ use crate::model::{
 use crate::store::Store;
 
 pub use identity::{bots_create_and_revoke, organisations_create_get_find, users_create_and_login};
+pub use jobs::jobs_queue_progress_and_finish;
 pub use keys::{
     data_keys_rotate_and_reencrypt, flip_one_byte, legacy_rows_read_back,
     only_the_tampered_final_is_unreadable, secret_meeting, SECRET_WORDS,
@@ -73,6 +75,7 @@ macro_rules! store_conformance_suite {
             two_handles_see_each_others_writes,
             two_handles_append_concurrently,
             data_keys_rotate_and_reencrypt,
+            jobs_queue_progress_and_finish,
         );
     };
     (@tests $harness:ty; $($test:ident),+ $(,)?) => {

@@ -18,6 +18,7 @@
 pub(crate) mod backup;
 mod files;
 mod identity;
+mod jobs;
 mod keys;
 mod meetings;
 mod migrate;
@@ -33,14 +34,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use scribe_core::{BotId, MeetingId, OrgId, OrgScope, StreamId, UserId};
+use scribe_core::{BotId, JobId, MeetingId, OrgId, OrgScope, StreamId, UserId};
 
 use self::pool::Pool;
 use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    Bot, FinalRead, LoginRecord, Meeting, NewFinal, NewMeeting, NewStream, NewUser, Organisation,
-    ResumeTokenHash, Stream, User,
+    Bot, FinalRead, Job, JobUpdate, LoginRecord, Meeting, NewFinal, NewJob, NewMeeting, NewStream,
+    NewUser, Organisation, ResumeTokenHash, Stream, User,
 };
 use crate::sealing::ReencryptReport;
 use crate::store::Store;
@@ -315,6 +316,29 @@ impl Store for EmbeddedStore {
         self.pool
             .run(move |c| segments::list_finals_since(c, &keys, scope, meeting, after_seq))
             .await
+    }
+
+    async fn create_job(&self, scope: &OrgScope, new: NewJob) -> StoreResult<Job> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| jobs::create_job(c, scope, new))
+            .await
+    }
+
+    async fn get_job(&self, scope: &OrgScope, id: JobId) -> StoreResult<Job> {
+        let scope = *scope;
+        self.pool.run(move |c| jobs::get_job(c, scope, id)).await
+    }
+
+    async fn update_job(&self, scope: &OrgScope, id: JobId, update: JobUpdate) -> StoreResult<()> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| jobs::update_job(c, scope, id, update))
+            .await
+    }
+
+    async fn unfinished_jobs(&self) -> StoreResult<Vec<Job>> {
+        self.pool.run(jobs::unfinished_jobs).await
     }
 
     async fn rotate_data_key(&self, scope: &OrgScope) -> StoreResult<u32> {

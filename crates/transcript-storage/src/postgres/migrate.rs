@@ -29,6 +29,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "encryption",
         sql: include_str!("../../migrations/postgres/0002_encryption.sql"),
     },
+    Migration {
+        version: 3,
+        name: "jobs",
+        sql: include_str!("../../migrations/postgres/0003_jobs.sql"),
+    },
 ];
 
 /// The migration that introduced encryption at rest: applying it seals what was plain.

@@ -13,6 +13,7 @@
 
 mod feed;
 mod identity;
+mod jobs;
 mod keys;
 mod meetings;
 mod migrate;
@@ -29,15 +30,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Client, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use scribe_core::{BotId, MeetingId, OrgId, OrgScope, StreamId, UserId};
+use scribe_core::{BotId, JobId, MeetingId, OrgId, OrgScope, StreamId, UserId};
 use tokio_postgres::config::{Host, SslMode};
 
 use crate::change::Change;
 use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    Bot, FinalRead, LoginRecord, Meeting, NewFinal, NewMeeting, NewStream, NewUser, Organisation,
-    ResumeTokenHash, Stream, User,
+    Bot, FinalRead, Job, JobUpdate, LoginRecord, Meeting, NewFinal, NewJob, NewMeeting, NewStream,
+    NewUser, Organisation, ResumeTokenHash, Stream, User,
 };
 use crate::sealing::ReencryptReport;
 use crate::store::Store;
@@ -468,6 +469,22 @@ impl Store for PostgresStore {
             self,
             segments::list_finals_since(&self.keys, scope, meeting, after_seq)
         )
+    }
+
+    async fn create_job(&self, scope: &OrgScope, new: NewJob) -> StoreResult<Job> {
+        on_client!(self, jobs::create_job(scope, new))
+    }
+
+    async fn get_job(&self, scope: &OrgScope, id: JobId) -> StoreResult<Job> {
+        on_client!(self, jobs::get_job(scope, id))
+    }
+
+    async fn update_job(&self, scope: &OrgScope, id: JobId, update: JobUpdate) -> StoreResult<()> {
+        on_client!(self, jobs::update_job(scope, id, update))
+    }
+
+    async fn unfinished_jobs(&self) -> StoreResult<Vec<Job>> {
+        on_client!(self, jobs::unfinished_jobs())
     }
 
     async fn rotate_data_key(&self, scope: &OrgScope) -> StoreResult<u32> {
