@@ -119,9 +119,10 @@ pub async fn upload(
     let limit = app.config.max_upload_bytes;
     let dir = app.config.uploads_dir.clone();
     uploads_dir(&dir).map_err(|e| auth::internal("uploads folder", &e))?;
-    let job_id = JobId::generate();
+    // A fresh name, never the client's; the job gets its own id once the file is accepted.
+    let upload_id = uuid::Uuid::new_v4();
     let mut temp = TempUpload {
-        path: dir.join(format!("{job_id}.part")),
+        path: dir.join(format!("{upload_id}.part")),
         keep: false,
     };
     let mut file = tokio::fs::OpenOptions::new()
