@@ -520,3 +520,118 @@ async fn a_deleted_meeting_is_gone_and_only_editors_or_admins_may_delete() {
     }
     assert_eq!(call(&f.app, delete(&path, Some(&admin))).await, missing);
 }
+
+/// Every endpoint that names an object answers for another organisation's object exactly as
+/// for one that does not exist (same status, same body), and listings leave it out.
+#[tokio::test]
+async fn another_organisations_objects_look_exactly_like_missing_ones() {
+    use scribe_core::{JobId, MeetingId};
+    let f = fixture().await;
+    let admin = login(&f.app, "ada@example.org").await;
+    let foreign = foreign_meeting(&f).await;
+    let theirs = OrgScope::for_org(foreign.org_id);
+    let stream = f
+        .state
+        .store
+        .open_stream(
+            &theirs,
+            transcript_storage::NewStream {
+                meeting_id: foreign.id,
+                bot_id: None,
+                resume_token_hash: transcript_storage::ResumeTokenHash([9; 32]),
+            },
+        )
+        .await
+        .expect("their stream");
+    let job = f
+        .state
+        .store
+        .create_job(
+            &theirs,
+            transcript_storage::NewJob {
+                meeting_id: foreign.id,
+                stream_id: stream.id,
+                format: "wav".into(),
+                bytes: 44,
+                created_by: None,
+            },
+        )
+        .await
+        .expect("their job");
+
+    let upload = |id: String| {
+        Request::post(format!("/api/v1/meetings/{id}/recordings"))
+            .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+            .header(header::CONTENT_TYPE, "audio/wav")
+            .body(Body::from(vec![0u8; 64]))
+            .expect("request")
+    };
+    let ticket = |id: String| {
+        post(
+            "/api/v1/ws-tickets",
+            Some(&admin),
+            &json!({ "meeting_id": id }),
+        )
+    };
+    let requests: Vec<(&str, Box<dyn Fn(String) -> Request<Body>>, String, String)> = vec![
+        (
+            "meeting",
+            Box::new(|id| get(&format!("/api/v1/meetings/{id}"), Some(&admin))),
+            foreign.id.to_string(),
+            MeetingId::generate().to_string(),
+        ),
+        (
+            "transcript",
+            Box::new(|id| {
+                get(
+                    &format!("/api/v1/meetings/{id}/transcript?format=txt"),
+                    Some(&admin),
+                )
+            }),
+            foreign.id.to_string(),
+            MeetingId::generate().to_string(),
+        ),
+        (
+            "delete",
+            Box::new(|id| delete(&format!("/api/v1/meetings/{id}"), Some(&admin))),
+            foreign.id.to_string(),
+            MeetingId::generate().to_string(),
+        ),
+        (
+            "upload",
+            Box::new(upload),
+            foreign.id.to_string(),
+            MeetingId::generate().to_string(),
+        ),
+        (
+            "ticket",
+            Box::new(ticket),
+            foreign.id.to_string(),
+            MeetingId::generate().to_string(),
+        ),
+        (
+            "job",
+            Box::new(|id| get(&format!("/api/v1/jobs/{id}"), Some(&admin))),
+            job.id.to_string(),
+            JobId::generate().to_string(),
+        ),
+    ];
+    for (what, request, foreign_id, missing_id) in &requests {
+        let seen = call(&f.app, request(foreign_id.clone())).await;
+        let missing = call(&f.app, request(missing_id.clone())).await;
+        assert_eq!(seen.0, StatusCode::NOT_FOUND, "{what}: {}", seen.1);
+        assert_eq!(seen, missing, "{what}: a foreign object must look missing");
+    }
+    let (status, list) = call(&f.app, get("/api/v1/meetings", Some(&admin))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !list.to_string().contains(&foreign.id.to_string()),
+        "listed another organisation's meeting"
+    );
+    // Nothing of theirs was touched.
+    f.state
+        .store
+        .get_meeting(&theirs, foreign.id)
+        .await
+        .expect("their meeting is still there");
+}
