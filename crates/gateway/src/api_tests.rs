@@ -573,7 +573,8 @@ async fn another_organisations_objects_look_exactly_like_missing_ones() {
             &json!({ "meeting_id": id }),
         )
     };
-    let requests: Vec<(&str, Box<dyn Fn(String) -> Request<Body>>, String, String)> = vec![
+    type MakeRequest<'a> = Box<dyn Fn(String) -> Request<Body> + 'a>;
+    let requests: Vec<(&str, MakeRequest, String, String)> = vec![
         (
             "meeting",
             Box::new(|id| get(&format!("/api/v1/meetings/{id}"), Some(&admin))),
