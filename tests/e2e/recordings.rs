@@ -74,19 +74,7 @@ fn a_recording_is_checked_queued_and_transcribed_into_the_meeting() {
     let job = json(&answer);
     assert_eq!(job["state"], "queued");
     let job_path = format!("/api/v1/jobs/{}", job["job_id"].as_str().expect("job id"));
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let done = loop {
-        let (got, body) = http_get(&server, &job_path, Some(&token));
-        assert_eq!(got, 200, "{body}");
-        let v = json(&body);
-        match v["state"].as_str() {
-            Some("done") => break v,
-            Some("failed") => panic!("job failed: {v}"),
-            _ => {}
-        }
-        assert!(Instant::now() < deadline, "the job did not finish: {v}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let done = wait_done(&server, &job_path, &token);
     assert_eq!(done["progress"], 1.0, "{done}");
     assert!(
         done["duration_ms"].as_u64().is_some_and(|d| d > 9_000),
@@ -105,6 +93,54 @@ fn a_recording_is_checked_queued_and_transcribed_into_the_meeting() {
     let err = wer(&reference(CLIP), &text);
     assert!(err < 0.15, "WER {err:.3}: {text}");
 
+    // The same as multipart/form-data (the `file` part, its own Content-Type), checked the same.
+    let form = |part_type: &str, name: &str| {
+        let mut body = format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n\
+             --XyZ\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"talk.flac\"\r\n\
+             Content-Type: {part_type}\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(&flac);
+        body.extend_from_slice(b"\r\n--XyZ--\r\n");
+        body
+    };
+    let multipart = Some("multipart/form-data; boundary=XyZ");
+    let (got, answer) = http_upload(
+        &server,
+        &path,
+        Some(&token),
+        multipart,
+        &form("audio/wav", "file"),
+    );
+    assert_eq!(got, 415, "{answer}");
+    assert!(
+        answer.contains("is FLAC but was declared as WAV"),
+        "{answer}"
+    );
+    let (got, answer) = http_upload(
+        &server,
+        &path,
+        Some(&token),
+        multipart,
+        &form("audio/flac", "upload"),
+    );
+    assert_eq!(got, 400, "{answer}");
+    assert!(answer.contains("no `file` part"), "{answer}");
+    let (got, answer) = http_upload(
+        &server,
+        &path,
+        Some(&token),
+        multipart,
+        &form("audio/flac", "file"),
+    );
+    assert_eq!(got, 202, "{answer}");
+    let second = format!(
+        "/api/v1/jobs/{}",
+        json(&answer)["job_id"].as_str().expect("job id")
+    );
+    wait_done(&server, &second, &token);
+
     // Nothing of any upload, accepted or refused, is left on disk.
     let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("uploads"))
         .expect("uploads folder")
@@ -114,4 +150,21 @@ fn a_recording_is_checked_queued_and_transcribed_into_the_meeting() {
         !server.log().contains("printing"),
         "no transcript text in the log"
     );
+}
+
+/// Polls a job until it is done (failing the test if it fails or takes over two minutes).
+fn wait_done(server: &Server, job_path: &str, token: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (got, body) = http_get(server, job_path, Some(token));
+        assert_eq!(got, 200, "{body}");
+        let v = json(&body);
+        match v["state"].as_str() {
+            Some("done") => return v,
+            Some("failed") => panic!("job failed: {v}"),
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "the job did not finish: {v}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

@@ -25,18 +25,28 @@ use crate::app::AppState;
 use crate::auth::{self, api_user, store_error};
 use crate::error::ApiError;
 
-/// The declared type of an upload, from its `Content-Type`.
-fn declared_format(headers: &HeaderMap) -> Result<AudioFormat, ApiError> {
-    let raw = headers
+/// The `Content-Type` of a request, as sent (empty when missing or not text).
+fn content_type(headers: &HeaderMap) -> &str {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = raw
+        .unwrap_or("")
+}
+
+/// The media type without parameters, lower-cased.
+fn essence(content_type: &str) -> String {
+    content_type
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+/// The declared type of a recording, from its `Content-Type` (the request's, or the `file`
+/// part's in a multipart upload).
+fn declared_format(raw: &str) -> Result<AudioFormat, ApiError> {
+    let essence = essence(raw);
     let format = match essence.as_str() {
         "audio/wav" | "audio/x-wav" | "audio/wave" | "audio/vnd.wave" => AudioFormat::Wav,
         "audio/flac" | "audio/x-flac" => AudioFormat::Flac,
@@ -108,7 +118,95 @@ pub async fn upload(
     let meeting_id = parse_meeting_id(&id)?;
     require_editor(&principal, "uploading a recording")?;
     let meeting = auth::readable_meeting(&app, &principal, meeting_id).await?;
-    let declared = declared_format(&headers)?;
+    let dir = app.config.uploads_dir.clone();
+    uploads_dir(&dir).map_err(|e| auth::internal("uploads folder", &e))?;
+    let raw_type = content_type(&headers);
+    let saved = if essence(raw_type) == "multipart/form-data" {
+        let boundary = multer::parse_boundary(raw_type).map_err(|_| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                "multipart/form-data without a valid boundary",
+            )
+        })?;
+        let mut parts = multer::Multipart::new(body.into_data_stream(), boundary);
+        loop {
+            let field = parts.next_field().await.map_err(|_| {
+                ApiError::new(ErrorCode::BadRequest, "the multipart body is malformed")
+            })?;
+            let Some(field) = field else {
+                return Err(ApiError::new(
+                    ErrorCode::BadRequest,
+                    "the multipart upload has no `file` part",
+                ));
+            };
+            if field.name() == Some("file") {
+                let declared =
+                    declared_format(field.content_type().map_or("", |m| m.essence_str()))?;
+                break save(&app, &dir, declared, field).await?;
+            }
+        }
+    } else {
+        let declared = declared_format(raw_type)?;
+        save(&app, &dir, declared, body.into_data_stream()).await?
+    };
+    let (mut temp, actual, written) = saved;
+
+    // A bot-less stream of the meeting carries the job's finals; its resume token is never
+    // handed out (random, only its hash exists).
+    let scope = principal.scope();
+    let mut token = [0u8; 32];
+    token[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    token[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    let stream = app
+        .store
+        .open_stream(
+            &scope,
+            NewStream {
+                meeting_id: meeting.id,
+                bot_id: None,
+                resume_token_hash: ResumeTokenHash(token),
+            },
+        )
+        .await
+        .map_err(|e| store_error("upload stream", e))?;
+    let job = app
+        .store
+        .create_job(
+            &scope,
+            NewJob {
+                meeting_id: meeting.id,
+                stream_id: stream.id,
+                format: extension(actual).into(),
+                bytes: written,
+                created_by: principal.user_id(),
+            },
+        )
+        .await
+        .map_err(|e| store_error("job create", e))?;
+    let kept = dir.join(format!("{}.{}", job.id, extension(actual)));
+    std::fs::rename(&temp.path, &kept).map_err(|e| auth::internal("upload keep", &e))?;
+    temp.keep = true;
+    app.jobs.enqueue(job.id, scope);
+    tracing::info!(job = %job.id, meeting = %meeting.id, bytes = written, format = actual.name(), "recording queued");
+    let mut res = (StatusCode::ACCEPTED, axum::Json(job_json(&job))).into_response();
+    if let Ok(v) = format!("/api/v1/jobs/{}", job.id).parse() {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+/// Streams one recording to a new file in `dir`, counting it against the limit, and checks
+/// that it is the declared kind of audio. The file is removed on every refusal (the guard);
+/// on success it comes back with the sniffed format and its size.
+async fn save<S, E>(
+    app: &AppState,
+    dir: &Path,
+    declared: AudioFormat,
+    mut stream: S,
+) -> Result<(TempUpload, AudioFormat, u64), ApiError>
+where
+    S: futures_util::Stream<Item = Result<axum::body::Bytes, E>> + Unpin,
+{
     if declared == AudioFormat::WebM {
         return Err(ApiError::new(
             ErrorCode::UnsupportedMediaType,
@@ -117,12 +215,9 @@ pub async fn upload(
         ));
     }
     let limit = app.config.max_upload_bytes;
-    let dir = app.config.uploads_dir.clone();
-    uploads_dir(&dir).map_err(|e| auth::internal("uploads folder", &e))?;
     // A fresh name, never the client's; the job gets its own id once the file is accepted.
-    let upload_id = uuid::Uuid::new_v4();
-    let mut temp = TempUpload {
-        path: dir.join(format!("{upload_id}.part")),
+    let temp = TempUpload {
+        path: dir.join(format!("{}.part", uuid::Uuid::new_v4())),
         keep: false,
     };
     let mut file = tokio::fs::OpenOptions::new()
@@ -134,7 +229,6 @@ pub async fn upload(
         .map_err(|e| auth::internal("upload file", &e))?;
     let mut written: u64 = 0;
     let mut head: Vec<u8> = Vec::new();
-    let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk
             .map_err(|_| ApiError::new(ErrorCode::BadRequest, "the upload was interrupted"))?;
@@ -182,49 +276,7 @@ pub async fn upload(
             ),
         ));
     }
-
-    // A bot-less stream of the meeting carries the job's finals; its resume token is never
-    // handed out (random, only its hash exists).
-    let scope = principal.scope();
-    let mut token = [0u8; 32];
-    token[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    token[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    let stream = app
-        .store
-        .open_stream(
-            &scope,
-            NewStream {
-                meeting_id: meeting.id,
-                bot_id: None,
-                resume_token_hash: ResumeTokenHash(token),
-            },
-        )
-        .await
-        .map_err(|e| store_error("upload stream", e))?;
-    let job = app
-        .store
-        .create_job(
-            &scope,
-            NewJob {
-                meeting_id: meeting.id,
-                stream_id: stream.id,
-                format: extension(actual).into(),
-                bytes: written,
-                created_by: principal.user_id(),
-            },
-        )
-        .await
-        .map_err(|e| store_error("job create", e))?;
-    let kept = dir.join(format!("{}.{}", job.id, extension(actual)));
-    std::fs::rename(&temp.path, &kept).map_err(|e| auth::internal("upload keep", &e))?;
-    temp.keep = true;
-    app.jobs.enqueue(job.id, scope);
-    tracing::info!(job = %job.id, meeting = %meeting.id, bytes = written, format = actual.name(), "recording queued");
-    let mut res = (StatusCode::ACCEPTED, axum::Json(job_json(&job))).into_response();
-    if let Ok(v) = format!("/api/v1/jobs/{}", job.id).parse() {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    Ok((temp, actual, written))
 }
 
 /// How much of the start of an upload is kept for sniffing (an ID3v2 tag with cover art can
