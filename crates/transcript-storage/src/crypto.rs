@@ -48,6 +48,8 @@ struct Inner {
 struct Kek {
     id: String,
     key: LessSafeKey,
+    /// HMAC-SHA256 key of the email blind index (derived from the same master key).
+    index: ring::hmac::Key,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -70,11 +72,16 @@ impl ring::hkdf::KeyType for Len32 {
 
 fn derive_kek(master: &[u8]) -> Kek {
     let salt = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"nexus-scribe");
-    let mut bytes = [0u8; 32];
-    salt.extract(master)
-        .expand(&[b"key-encryption-key v1"], Len32)
-        .and_then(|okm| okm.fill(&mut bytes))
-        .unwrap_or_else(|_| unreachable!("HKDF-SHA256 yields 32 bytes"));
+    let prk = salt.extract(master);
+    let expand = |info: &[u8]| {
+        let mut bytes = [0u8; 32];
+        prk.expand(&[info], Len32)
+            .and_then(|okm| okm.fill(&mut bytes))
+            .unwrap_or_else(|_| unreachable!("HKDF-SHA256 yields 32 bytes"));
+        bytes
+    };
+    let bytes = expand(b"key-encryption-key v1");
+    let index = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &expand(b"email-blind-index v1"));
     let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
     let id = digest.as_ref()[..8]
         .iter()
@@ -83,6 +90,7 @@ fn derive_kek(master: &[u8]) -> Kek {
     Kek {
         id,
         key: aes_key(&bytes),
+        index,
     }
 }
 
@@ -124,6 +132,22 @@ impl Keyring {
     /// The id of the current key-encryption key (not secret: a hash prefix).
     pub fn kek_id(&self) -> &str {
         &self.inner.keks[0].id
+    }
+
+    /// The blind index of a (normalised) email under the current master key: the lookup key
+    /// stored beside the sealed address, so login finds a user without the address in clear.
+    pub(crate) fn email_index(&self, normalised: &str) -> String {
+        blind_index(&self.inner.keks[0].index, normalised)
+    }
+
+    /// The blind indexes of `normalised` under the current and every previous master key, for
+    /// lookups while a master-key rotation is under way (before `keys rewrap` re-indexes).
+    pub(crate) fn email_indexes(&self, normalised: &str) -> Vec<String> {
+        self.inner
+            .keks
+            .iter()
+            .map(|k| blind_index(&k.index, normalised))
+            .collect()
     }
 
     fn random_bytes<const N: usize>(&self) -> [u8; N] {
@@ -282,6 +306,12 @@ fn open_with(key: &LessSafeKey, aad: &str, sealed: &str) -> Result<Vec<u8>, ()> 
     Ok(bytes[NONCE_LEN..NONCE_LEN + plain_len].to_vec())
 }
 
+fn blind_index(key: &ring::hmac::Key, normalised: &str) -> String {
+    let tag = ring::hmac::sign(key, normalised.as_bytes());
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("bi1:{hex}")
+}
+
 fn wrap_aad(org: OrgId, version: u32) -> String {
     format!("nexus-scribe org-key|{org}|{version}")
 }
@@ -369,5 +399,33 @@ mod tests {
         // Wrapped for another org or version: refused.
         assert!(fresh.data_key(OrgId::generate(), 3, &rewrapped).is_err());
         assert!(Keyring::new(b"", &[]).is_err());
+    }
+
+    #[test]
+    fn email_indexes_are_keyed_and_follow_rotation() {
+        let old = Keyring::new(b"old master key material", &[]).expect("ring");
+        let new =
+            Keyring::new(b"new master key material", &[b"old master key material"]).expect("ring");
+        let index = old.email_index("ada@clinic.example");
+        assert!(
+            index.starts_with("bi1:") && !index.contains("ada"),
+            "{index}"
+        );
+        assert_eq!(
+            index,
+            old.email_index("ada@clinic.example"),
+            "deterministic"
+        );
+        assert_ne!(index, old.email_index("bob@clinic.example"));
+        assert_ne!(
+            index,
+            new.email_index("ada@clinic.example"),
+            "keyed by the master key"
+        );
+        assert_eq!(
+            new.email_indexes("ada@clinic.example"),
+            vec![new.email_index("ada@clinic.example"), index],
+            "current first, then previous"
+        );
     }
 }

@@ -83,14 +83,52 @@ pub async fn data_keys_rotate_and_reencrypt<H: Harness>(h: &H) {
 }
 
 /// Words that must never appear in the database's files or tables.
-pub const SECRET_WORDS: [&str; 4] = ["zygomatic", "quixotic", "xylophone", "Jane Roe"];
+pub const SECRET_WORDS: [&str; 5] = [
+    "zygomatic",
+    "quixotic",
+    "xylophone",
+    "Jane Roe",
+    "jane.roe@",
+];
 
-/// A meeting titled with a patient's name and three finals of distinctive words (one with a
-/// speaker). Returns the scope, the meeting and the finals' segment ids in order.
-pub async fn secret_meeting(
-    store: &dyn crate::Store,
-) -> (OrgScope, crate::Meeting, Vec<scribe_core::SegmentId>) {
+/// What [`secret_meeting`] wrote.
+pub struct SecretMeeting {
+    pub org: OrgScope,
+    pub meeting: crate::Meeting,
+    /// The finals' segment ids, in order.
+    pub finals: Vec<scribe_core::SegmentId>,
+    /// The user's email address, as entered.
+    pub email: String,
+}
+
+/// A user with a patient-like email, a meeting titled with a patient's name and three finals of
+/// distinctive words (one with a speaker).
+pub async fn secret_meeting(store: &dyn crate::Store) -> SecretMeeting {
     let org = new_org(store, "at rest").await;
+    let email = format!("jane.roe@{}.example", uuid::Uuid::new_v4().simple());
+    let user = store
+        .create_user(
+            &org,
+            crate::NewUser {
+                email: email.clone(),
+                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+                role: "viewer".into(),
+            },
+        )
+        .await
+        .expect("user");
+    // The sealed address still finds its user, and reads back as entered.
+    let login = store
+        .find_login_by_email(&email.to_uppercase())
+        .await
+        .expect("lookup")
+        .expect("found by its blind index");
+    assert_eq!(login.user.id, user.id);
+    assert_eq!(login.user.email, email);
+    assert_eq!(
+        store.get_user(&org, user.id).await.expect("user").email,
+        email
+    );
     let meeting = new_meeting(store, &org, "Consultation with Jane Roe").await;
     let stream = new_stream(store, &org, meeting.id).await;
     let mut ids = Vec::new();
@@ -109,7 +147,12 @@ pub async fn secret_meeting(
         ids.push(new.segment_id);
         store.append_final(&org, new).await.expect("append");
     }
-    (org, meeting, ids)
+    SecretMeeting {
+        org,
+        meeting,
+        finals: ids,
+        email,
+    }
 }
 
 /// Changes one character inside the base64 body of a sealed value (not its prefix).
@@ -156,14 +199,24 @@ pub async fn only_the_tampered_final_is_unreadable(
     }
 }
 
+/// The legacy user the migration tests write in clear: `LEGACY_EMAIL`, lookup key as it was.
+pub const LEGACY_EMAIL: &str = "Jane.Roe@Old-Clinic.example";
+
 /// After migrating a pre-encryption database holding a meeting "Ward round with Jane Roe" with
-/// one final "the zygomatic arch" by "Dr Quixotic": both read back as written.
+/// one final "the zygomatic arch" by "Dr Quixotic", and a user [`LEGACY_EMAIL`]: all read back
+/// as written, and login finds the user.
 pub async fn legacy_rows_read_back(
     store: &dyn crate::Store,
     org: scribe_core::OrgId,
     meeting: scribe_core::MeetingId,
 ) {
     let scope = OrgScope::for_org(org);
+    let login = store
+        .find_login_by_email(LEGACY_EMAIL)
+        .await
+        .expect("lookup")
+        .expect("the migrated user is found by its blind index");
+    assert_eq!(login.user.email, LEGACY_EMAIL);
     assert_eq!(
         store
             .get_meeting(&scope, meeting)

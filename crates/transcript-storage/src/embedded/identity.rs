@@ -9,6 +9,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::model::{
     check_bot_name, check_org_name, email_key, Bot, LoginRecord, NewUser, Organisation, User,
 };
+use crate::sealing::USER_EMAIL;
 
 const ORG_COLUMNS: &str = "id, name, created_at_ms";
 const USER_COLUMNS: &str = "id, org_id, email, role, created_at_ms, password_hash";
@@ -89,30 +90,56 @@ pub(crate) fn find_organisation_by_name(
 
 pub(crate) fn find_login_by_email(
     conn: &mut Connection,
+    keys: &Keyring,
     email: &str,
 ) -> StoreResult<Option<LoginRecord>> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = ?1");
-    Ok(conn
-        .query_row(&sql, [email_key(email)], login_row)
-        .optional()?)
+    // Under the current master key and, during a rotation, the previous ones.
+    let indexes = keys.email_indexes(&email_key(email));
+    let placeholders = (1..=indexes.len())
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_key IN ({placeholders})");
+    let found = conn
+        .query_row(&sql, rusqlite::params_from_iter(&indexes), login_row)
+        .optional()?;
+    found.map(|login| open_email(conn, keys, login)).transpose()
+}
+
+/// Opens the sealed email of a user read from the database.
+fn open_email(
+    conn: &Connection,
+    keys: &Keyring,
+    mut login: LoginRecord,
+) -> StoreResult<LoginRecord> {
+    let org_keys = super::keys::org_keys(conn, keys, login.user.org_id)?;
+    login.user.email = org_keys.open(USER_EMAIL, &login.user.id.to_string(), &login.user.email)?;
+    Ok(login)
 }
 
 pub(crate) fn create_user(
     conn: &mut Connection,
+    keys: &Keyring,
     scope: OrgScope,
     new: NewUser,
 ) -> StoreResult<User> {
     new.validate()?;
     let at = now_ms();
     let user = User::created(&scope, &new, at);
-    let inserted = conn.execute(
+    let tx = conn.transaction()?;
+    let sealed = super::keys::org_keys(&tx, keys, scope.org_id())?.seal(
+        USER_EMAIL,
+        &user.id.to_string(),
+        &user.email,
+    )?;
+    let inserted = tx.execute(
         "INSERT INTO users (id, org_id, email, email_key, password_hash, role, created_at_ms)
          SELECT ?1, id, ?3, ?4, ?5, ?6, ?7 FROM organisations WHERE id = ?2",
         (
             user.id.to_string(),
             user.org_id.to_string(),
-            &user.email,
-            email_key(&user.email),
+            sealed,
+            keys.email_index(&email_key(&user.email)),
             &new.password_hash,
             &user.role,
             at,
@@ -120,22 +147,31 @@ pub(crate) fn create_user(
     );
     match inserted {
         Ok(0) => Err(StoreError::NotFound),
-        Ok(_) => Ok(user),
+        Ok(_) => {
+            tx.commit()?;
+            Ok(user)
+        }
         Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("email already registered")),
         Err(e) => Err(e.into()),
     }
 }
 
-pub(crate) fn get_user(conn: &mut Connection, scope: OrgScope, user: UserId) -> StoreResult<User> {
+pub(crate) fn get_user(
+    conn: &mut Connection,
+    keys: &Keyring,
+    scope: OrgScope,
+    user: UserId,
+) -> StoreResult<User> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND id = ?2");
-    conn.query_row(
-        &sql,
-        [scope.org_id().to_string(), user.to_string()],
-        login_row,
-    )
-    .optional()?
-    .map(|login| login.user)
-    .ok_or(StoreError::NotFound)
+    let login = conn
+        .query_row(
+            &sql,
+            [scope.org_id().to_string(), user.to_string()],
+            login_row,
+        )
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    Ok(open_email(conn, keys, login)?.user)
 }
 
 pub(crate) fn create_bot(conn: &mut Connection, scope: OrgScope, name: &str) -> StoreResult<Bot> {

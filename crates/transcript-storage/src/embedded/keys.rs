@@ -6,8 +6,10 @@ use scribe_core::{OrgId, OrgScope};
 use super::sql::now_ms;
 use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
+use crate::model::email_key;
 use crate::sealing::{
     OrgKeys, ReencryptReport, MEETING_TITLE, SEGMENT_SPEAKER, SEGMENT_TEXT, SEGMENT_WORDS,
+    USER_EMAIL,
 };
 
 /// The organisation's wrapped data keys.
@@ -109,6 +111,17 @@ pub(crate) fn reseal_all(
             )?;
         }
     }
+    let emails: Vec<(String, String)> = {
+        let mut stmt = conn.prepare("SELECT id, email FROM users WHERE org_id = ?1")?;
+        let rows = stmt.query_map([org.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (id, email) in emails {
+        let outcome = org_keys.reseal(USER_EMAIL, &id, &email, plaintext_ok);
+        if let Some(sealed) = report.count(USER_EMAIL, &id, outcome) {
+            conn.execute("UPDATE users SET email = ?2 WHERE id = ?1", (&id, sealed))?;
+        }
+    }
     type Fields = (String, String, String, Option<String>);
     let segments: Vec<Fields> = {
         let mut stmt =
@@ -159,6 +172,29 @@ pub(crate) fn rewrap_all(conn: &mut Connection, keys: &Keyring) -> StoreResult<u
             rewrapped += 1;
         }
     }
+    reindex_emails(&tx, keys)?;
     tx.commit()?;
     Ok(rewrapped)
+}
+
+/// Recomputes every user's email blind index under the current master key (after a rotation;
+/// and when encryption of emails was introduced). The emails are opened with their
+/// organisation's data key; an unreadable one is an error (login would silently break).
+pub(crate) fn reindex_emails(conn: &Connection, keys: &Keyring) -> StoreResult<()> {
+    let users: Vec<(String, String, String)> = {
+        let mut stmt = conn.prepare("SELECT id, org_id, email FROM users")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (id, org, sealed) in users {
+        let org: OrgId = org
+            .parse()
+            .map_err(|_| StoreError::Corrupt("unreadable organisation id"))?;
+        let email = org_keys(conn, keys, org)?.open(USER_EMAIL, &id, &sealed)?;
+        conn.execute(
+            "UPDATE users SET email_key = ?2 WHERE id = ?1",
+            (&id, keys.email_index(&email_key(&email))),
+        )?;
+    }
+    Ok(())
 }

@@ -10,7 +10,7 @@ use crate::error::StoreResult;
 use crate::migration::{check_history, Migration};
 use crate::model::now_ms;
 
-use super::keys::{ensure_key, reseal_all};
+use super::keys::{ensure_key, reindex_emails, reseal_all};
 use crate::crypto::Keyring;
 
 /// Every migration, oldest first. A new file in `migrations/embedded/` must be added here (a
@@ -31,7 +31,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "jobs",
         sql: include_str!("../../migrations/embedded/0003_jobs.sql"),
     },
+    Migration {
+        version: 4,
+        name: "sealed_emails",
+        sql: include_str!("../../migrations/embedded/0004_sealed_emails.sql"),
+    },
 ];
+
+/// The migration that sealed emails behind a blind index.
+const SEALED_EMAILS: i64 = 4;
 
 /// The migration that introduced encryption at rest: applying it seals what was plain.
 const ENCRYPTION: i64 = 2;
@@ -63,8 +71,8 @@ pub(crate) fn migrate(conn: &mut Connection, keys: &Keyring) -> StoreResult<()> 
         .filter(|m| !applied.iter().any(|(v, _)| *v == m.version))
     {
         tx.execute_batch(m.sql)?;
-        if m.version == ENCRYPTION {
-            seal_existing(&tx, keys)?;
+        if m.version == ENCRYPTION || m.version == SEALED_EMAILS {
+            seal_existing(&tx, keys, m.version == SEALED_EMAILS)?;
         }
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?1, ?2, ?3)",
@@ -80,8 +88,9 @@ pub(crate) fn migrate(conn: &mut Connection, keys: &Keyring) -> StoreResult<()> 
     Ok(())
 }
 
-/// Gives every organisation a data key and seals the values written before encryption.
-fn seal_existing(tx: &Connection, keys: &Keyring) -> StoreResult<()> {
+/// Gives every organisation a data key and seals the values written before encryption; with
+/// `reindex`, also replaces email lookup keys by their blind index.
+fn seal_existing(tx: &Connection, keys: &Keyring, reindex: bool) -> StoreResult<()> {
     let orgs: Vec<String> = {
         let mut stmt = tx.prepare("SELECT id FROM organisations")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
@@ -98,6 +107,9 @@ fn seal_existing(tx: &Connection, keys: &Keyring) -> StoreResult<()> {
                 "values written before encryption could not be sealed",
             ));
         }
+    }
+    if reindex {
+        reindex_emails(tx, keys)?;
     }
     Ok(())
 }

@@ -164,9 +164,9 @@ impl Store for EmbeddedStore {
     }
 
     async fn find_login_by_email(&self, email: &str) -> StoreResult<Option<LoginRecord>> {
-        let email = email.to_owned();
+        let (email, keys) = (email.to_owned(), self.keys.clone());
         self.pool
-            .run(move |c| identity::find_login_by_email(c, &email))
+            .run(move |c| identity::find_login_by_email(c, &keys, &email))
             .await
     }
 
@@ -177,16 +177,16 @@ impl Store for EmbeddedStore {
     }
 
     async fn create_user(&self, scope: &OrgScope, new: NewUser) -> StoreResult<User> {
-        let scope = *scope;
+        let (scope, keys) = (*scope, self.keys.clone());
         self.pool
-            .run(move |c| identity::create_user(c, scope, new))
+            .run(move |c| identity::create_user(c, &keys, scope, new))
             .await
     }
 
     async fn get_user(&self, scope: &OrgScope, id: UserId) -> StoreResult<User> {
-        let scope = *scope;
+        let (scope, keys) = (*scope, self.keys.clone());
         self.pool
-            .run(move |c| identity::get_user(c, scope, id))
+            .run(move |c| identity::get_user(c, &keys, scope, id))
             .await
     }
 

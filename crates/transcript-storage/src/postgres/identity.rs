@@ -13,6 +13,7 @@ use crate::model::{
     check_bot_name, check_org_name, email_key, now_ms, Bot, LoginRecord, NewUser, Organisation,
     User,
 };
+use crate::sealing::USER_EMAIL;
 
 const ORG_COLUMNS: &str = "id, name, created_at_ms";
 const USER_COLUMNS: &str = "id, org_id, email, role, created_at_ms, password_hash";
@@ -106,25 +107,31 @@ pub(crate) async fn find_organisation_by_name(
 
 pub(crate) async fn find_login_by_email(
     client: &mut Client,
+    keys: &Keyring,
     email: &str,
 ) -> StoreResult<Option<LoginRecord>> {
+    // Under the current master key and, during a rotation, the previous ones.
+    let indexes = keys.email_indexes(&email_key(email));
     let tx = lookup(client).await?;
     let stmt = tx
         .prepare_cached(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE email_key = $1"
+            "SELECT {USER_COLUMNS} FROM users WHERE email_key = ANY($1)"
         ))
         .await?;
-    let found = tx
-        .query_opt(&stmt, &[&email_key(email)])
-        .await?
-        .map(|row| login_row(&row))
-        .transpose()?;
+    let Some(row) = tx.query_opt(&stmt, &[&indexes]).await? else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let mut login = login_row(&row)?;
+    let org_keys = super::keys::org_keys(&tx, keys, login.user.org_id).await?;
+    login.user.email = org_keys.open(USER_EMAIL, &login.user.id.to_string(), &login.user.email)?;
     tx.commit().await?;
-    Ok(found)
+    Ok(Some(login))
 }
 
 pub(crate) async fn create_user(
     client: &mut Client,
+    keys: &Keyring,
     scope: &OrgScope,
     new: NewUser,
 ) -> StoreResult<User> {
@@ -132,6 +139,9 @@ pub(crate) async fn create_user(
     let at = now_ms();
     let user = User::created(scope, &new, at);
     let tx = scoped(client, scope).await?;
+    let sealed = super::keys::org_keys(&tx, keys, scope.org_id())
+        .await?
+        .seal(USER_EMAIL, &user.id.to_string(), &user.email)?;
     let stmt = tx
         .prepare_cached(
             "INSERT INTO users (id, org_id, email, email_key, password_hash, role, created_at_ms)
@@ -144,8 +154,8 @@ pub(crate) async fn create_user(
             &[
                 &user.id.as_uuid(),
                 &user.org_id.as_uuid(),
-                &user.email,
-                &email_key(&user.email),
+                &sealed,
+                &keys.email_index(&email_key(&user.email)),
                 &new.password_hash,
                 &user.role,
                 &at,
@@ -165,13 +175,26 @@ pub(crate) async fn create_user(
 
 pub(crate) async fn get_user(
     client: &mut Client,
+    keys: &Keyring,
     scope: &OrgScope,
     user: UserId,
 ) -> StoreResult<User> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND id = $2");
-    let params: &Params = &[&scope.org_id().as_uuid(), &user.as_uuid()];
-    let login = scoped_one(client, scope, &sql, params, login_row).await?;
-    Ok(login.user)
+    let tx = scoped(client, scope).await?;
+    let stmt = tx
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND id = $2"
+        ))
+        .await?;
+    let row = tx
+        .query_opt(&stmt, &[&scope.org_id().as_uuid(), &user.as_uuid()])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let mut found = login_row(&row)?.user;
+    found.email = super::keys::org_keys(&tx, keys, scope.org_id())
+        .await?
+        .open(USER_EMAIL, &found.id.to_string(), &found.email)?;
+    tx.commit().await?;
+    Ok(found)
 }
 
 pub(crate) async fn create_bot(

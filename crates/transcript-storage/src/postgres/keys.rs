@@ -8,9 +8,11 @@ use scribe_core::{OrgId, OrgScope};
 use super::sql::scoped;
 use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
+use crate::model::email_key;
 use crate::model::now_ms;
 use crate::sealing::{
     OrgKeys, ReencryptReport, MEETING_TITLE, SEGMENT_SPEAKER, SEGMENT_TEXT, SEGMENT_WORDS,
+    USER_EMAIL,
 };
 
 async fn wrapped_keys(tx: &Transaction<'_>, org: OrgId) -> StoreResult<Vec<(u32, String)>> {
@@ -149,6 +151,21 @@ pub(crate) async fn reseal_all(
     }
     for row in tx
         .query(
+            "SELECT id, email FROM users WHERE org_id = $1 FOR UPDATE",
+            &[&org_id],
+        )
+        .await?
+    {
+        let id: uuid::Uuid = row.try_get(0)?;
+        let email: &str = row.try_get(1)?;
+        let outcome = org_keys.reseal(USER_EMAIL, &id.to_string(), email, plaintext_ok);
+        if let Some(sealed) = report.count(USER_EMAIL, &id.to_string(), outcome) {
+            tx.execute("UPDATE users SET email = $2 WHERE id = $1", &[&id, &sealed])
+                .await?;
+        }
+    }
+    for row in tx
+        .query(
             "SELECT id, text, words, speaker FROM segments WHERE org_id = $1 FOR UPDATE",
             &[&org_id],
         )
@@ -207,7 +224,36 @@ pub(crate) async fn rewrap_all(client: &mut Client, keys: &Keyring) -> StoreResu
                 rewrapped += 1;
             }
         }
+        reindex_emails(&tx, keys, org).await?;
         tx.commit().await?;
     }
     Ok(rewrapped)
+}
+
+/// Recomputes the email blind index of `org`'s users under the current master key (inside
+/// the organisation's scoped transaction). An unreadable email is an error: login would
+/// silently break.
+pub(crate) async fn reindex_emails(
+    tx: &Transaction<'_>,
+    keys: &Keyring,
+    org: OrgId,
+) -> StoreResult<()> {
+    let org_keys = org_keys(tx, keys, org).await?;
+    for row in tx
+        .query(
+            "SELECT id, email FROM users WHERE org_id = $1 FOR UPDATE",
+            &[&org.as_uuid()],
+        )
+        .await?
+    {
+        let id: uuid::Uuid = row.try_get(0)?;
+        let sealed: &str = row.try_get(1)?;
+        let email = org_keys.open(USER_EMAIL, &id.to_string(), sealed)?;
+        tx.execute(
+            "UPDATE users SET email_key = $2 WHERE id = $1",
+            &[&id, &keys.email_index(&email_key(&email))],
+        )
+        .await?;
+    }
+    Ok(())
 }

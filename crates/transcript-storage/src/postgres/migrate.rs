@@ -10,7 +10,7 @@ use deadpool_postgres::Client;
 
 use deadpool_postgres::Transaction;
 
-use super::keys::{ensure_key, organisations, reseal_all};
+use super::keys::{ensure_key, organisations, reindex_emails, reseal_all};
 use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::migration::{check_history, Migration};
@@ -34,7 +34,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "jobs",
         sql: include_str!("../../migrations/postgres/0003_jobs.sql"),
     },
+    Migration {
+        version: 4,
+        name: "sealed_emails",
+        sql: include_str!("../../migrations/postgres/0004_sealed_emails.sql"),
+    },
 ];
+
+/// The migration that sealed emails behind a blind index.
+const SEALED_EMAILS: i64 = 4;
 
 /// The migration that introduced encryption at rest: applying it seals what was plain.
 const ENCRYPTION: i64 = 2;
@@ -102,7 +110,10 @@ pub(crate) async fn migrate(
     for m in pending {
         tx.batch_execute(m.sql).await?;
         if m.version == ENCRYPTION {
-            seal_existing(&tx, keys).await?;
+            seal_existing(&tx, keys, false).await?;
+        }
+        if m.version == SEALED_EMAILS {
+            seal_existing(&tx, keys, true).await?;
         }
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES ($1, $2, $3)",
@@ -125,8 +136,9 @@ pub(crate) async fn migrate(
 }
 
 /// Gives every organisation a data key and seals the values written before encryption, each
-/// organisation under its own row-level-security scope.
-async fn seal_existing(tx: &Transaction<'_>, keys: &Keyring) -> StoreResult<()> {
+/// organisation under its own row-level-security scope; with `reindex`, also replaces email
+/// lookup keys by their blind index.
+async fn seal_existing(tx: &Transaction<'_>, keys: &Keyring, reindex: bool) -> StoreResult<()> {
     for org in organisations(tx).await? {
         tx.execute(
             "SELECT set_config('nexus_scribe.org_id', $1, true)",
@@ -139,6 +151,9 @@ async fn seal_existing(tx: &Transaction<'_>, keys: &Keyring) -> StoreResult<()> 
             return Err(StoreError::Corrupt(
                 "values written before encryption could not be sealed",
             ));
+        }
+        if reindex {
+            reindex_emails(tx, keys, org).await?;
         }
     }
     tx.execute("SELECT set_config('nexus_scribe.org_id', '', true)", &[])

@@ -372,7 +372,7 @@ impl Store for PostgresStore {
     }
 
     async fn find_login_by_email(&self, email: &str) -> StoreResult<Option<LoginRecord>> {
-        on_client!(self, identity::find_login_by_email(email))
+        on_client!(self, identity::find_login_by_email(&self.keys, email))
     }
 
     async fn find_bot_for_auth(&self, id: BotId) -> StoreResult<Option<Bot>> {
@@ -380,11 +380,11 @@ impl Store for PostgresStore {
     }
 
     async fn create_user(&self, scope: &OrgScope, new: NewUser) -> StoreResult<User> {
-        on_client!(self, identity::create_user(scope, new))
+        on_client!(self, identity::create_user(&self.keys, scope, new))
     }
 
     async fn get_user(&self, scope: &OrgScope, id: UserId) -> StoreResult<User> {
-        on_client!(self, identity::get_user(scope, id))
+        on_client!(self, identity::get_user(&self.keys, scope, id))
     }
 
     async fn create_bot(&self, scope: &OrgScope, name: &str) -> StoreResult<Bot> {

@@ -16,7 +16,8 @@ async fn files_hold_no_text_and_a_flipped_byte_fails_only_its_final() {
     let store = EmbeddedStore::open(dir.path(), &test_keyring())
         .await
         .expect("open");
-    let (org, meeting, ids) = secret_meeting(&store).await;
+    let secret = secret_meeting(&store).await;
+    let (org, meeting, ids) = (secret.org, secret.meeting, secret.finals);
 
     // Every file of the folder (database, WAL, shared memory), byte for byte.
     for entry in std::fs::read_dir(dir.path()).expect("folder") {
@@ -57,4 +58,54 @@ async fn files_hold_no_text_and_a_flipped_byte_fails_only_its_final() {
     assert!(matches!(err, StoreError::KeyUnavailable(_)), "{err}");
     let finals = stranger.list_finals(&org, meeting.id).await.expect("list");
     assert!(finals.iter().all(Result::is_err), "nothing readable");
+}
+
+/// The documented master-key rotation: the new key with the old one as previous keeps every
+/// value readable and every login working; `rewrap` moves data keys and email indexes to the
+/// new key; after that the old key is not needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_key_rotation_keeps_data_and_logins_and_rewrap_retires_the_old_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let old = Keyring::new(b"the old master key, long enough", &[]).expect("old");
+    let secret = {
+        let store = EmbeddedStore::open(dir.path(), &old).await.expect("open");
+        secret_meeting(&store).await
+    };
+    let check = |store: EmbeddedStore| {
+        let secret = &secret;
+        async move {
+            let login = store
+                .find_login_by_email(&secret.email)
+                .await
+                .expect("lookup")
+                .expect("login finds the user");
+            assert_eq!(login.user.email, secret.email);
+            let finals = store
+                .list_finals(&secret.org, secret.meeting.id)
+                .await
+                .expect("finals");
+            assert!(finals.iter().all(Result::is_ok), "everything reads");
+            store
+        }
+    };
+    let rotating = Keyring::new(
+        b"the new master key, long enough",
+        &[b"the old master key, long enough"],
+    )
+    .expect("new with previous");
+    let store = check(
+        EmbeddedStore::open(dir.path(), &rotating)
+            .await
+            .expect("open during rotation"),
+    )
+    .await;
+    assert!(store.rewrap_data_keys().await.expect("rewrap") >= 1);
+    drop(store);
+    let new = Keyring::new(b"the new master key, long enough", &[]).expect("new alone");
+    check(
+        EmbeddedStore::open(dir.path(), &new)
+            .await
+            .expect("open with the new key alone"),
+    )
+    .await;
 }

@@ -92,6 +92,11 @@ async fn newer_schema_is_refused() {
 async fn migrating_a_pre_encryption_folder_seals_its_text() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join(crate::EMBEDDED_DB_FILE);
+    let (user, email, key) = (
+        scribe_core::UserId::generate(),
+        crate::conformance::LEGACY_EMAIL,
+        crate::conformance::LEGACY_EMAIL.to_lowercase(),
+    );
     let (org, meeting, stream, segment) = (
         scribe_core::OrgId::generate(),
         scribe_core::MeetingId::generate(),
@@ -109,6 +114,8 @@ async fn migrating_a_pre_encryption_folder_seals_its_text() {
         raw.execute_batch(&format!(
             "INSERT INTO schema_migrations VALUES (1, 'initial', 0);
              INSERT INTO organisations VALUES ('{org}', 'Old Clinic', 0);
+             INSERT INTO users (id, org_id, email, email_key, password_hash, role, created_at_ms)
+                 VALUES ('{user}', '{org}', '{email}', '{key}', '$argon2id$v=19$x', 'admin', 0);
              INSERT INTO meetings (id, org_id, title, created_at_ms, last_seq)
                  VALUES ('{meeting}', '{org}', 'Ward round with Jane Roe', 0, 1);
              INSERT INTO streams (id, org_id, meeting_id, resume_token_hash, opened_at_ms)
@@ -126,15 +133,16 @@ async fn migrating_a_pre_encryption_folder_seals_its_text() {
         .expect("migrates");
     crate::conformance::legacy_rows_read_back(&store, org, meeting).await;
     let raw = rusqlite::Connection::open(&path).expect("raw");
-    let stored: (String, String, String) = raw
+    let stored: (String, String, String, String, String) = raw
         .query_row(
-            "SELECT m.title, s.text, s.speaker FROM meetings m JOIN segments s
-             ON s.meeting_id = m.id",
+            "SELECT m.title, s.text, s.speaker, u.email, u.email_key FROM meetings m
+             JOIN segments s ON s.meeting_id = m.id JOIN users u ON u.org_id = m.org_id",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .expect("raw row");
-    for value in [stored.0, stored.1, stored.2] {
+    for value in [stored.0, stored.1, stored.2, stored.3] {
         assert!(value.starts_with("enc:v1:1:"), "{value}");
     }
+    assert!(stored.4.starts_with("bi1:"), "{}", stored.4);
 }

@@ -39,7 +39,8 @@ async fn pg_dump_and_pg_restore_serve_the_same_transcript() {
     let store = PostgresStore::connect(&source, &test_keyring())
         .await
         .expect("source");
-    let (org, meeting, _) = secret_meeting(&store).await;
+    let secret = secret_meeting(&store).await;
+    let (org, meeting) = (secret.org, secret.meeting);
     let before = readable(store.list_finals(&org, meeting.id).await.expect("finals"));
 
     let dir = tempfile::tempdir().expect("temp dir");

@@ -14,7 +14,8 @@ use crate::conformance::{
 async fn tables_hold_no_text_and_a_flipped_byte_fails_only_its_final() {
     let harness = PostgresHarness::start().await;
     let store = harness.store();
-    let (org, meeting, ids) = secret_meeting(&*store).await;
+    let secret = secret_meeting(&*store).await;
+    let (org, meeting, ids) = (secret.org, secret.meeting, secret.finals);
 
     let database = database_of(&super::shared_options().url);
     let (admin, connection) = admin_config(&database)
@@ -22,6 +23,18 @@ async fn tables_hold_no_text_and_a_flipped_byte_fails_only_its_final() {
         .await
         .expect("superuser connection");
     tokio::spawn(connection);
+    let users = admin
+        .query(
+            "SELECT email, email_key FROM users WHERE org_id = $1",
+            &[&org.org_id().as_uuid()],
+        )
+        .await
+        .expect("raw users");
+    assert_eq!(users.len(), 1);
+    for col in 0..2 {
+        let value: String = users[0].get(col);
+        assert!(!value.contains("jane.roe"), "email stored in clear");
+    }
     let rows = admin
         .query(
             "SELECT m.title, s.text, s.words, coalesce(s.speaker, '')

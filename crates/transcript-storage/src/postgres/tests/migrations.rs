@@ -98,6 +98,11 @@ async fn servers_starting_together_migrate_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrating_a_pre_encryption_database_seals_its_text() {
     let options = PostgresOptions::new(fresh_database("legacy"));
+    let (user, email, key) = (
+        scribe_core::UserId::generate(),
+        crate::conformance::LEGACY_EMAIL,
+        crate::conformance::LEGACY_EMAIL.to_lowercase(),
+    );
     let (org, meeting, stream, segment) = (
         scribe_core::OrgId::generate(),
         scribe_core::MeetingId::generate(),
@@ -122,6 +127,8 @@ async fn migrating_a_pre_encryption_database_seals_its_text() {
         "SELECT set_config('nexus_scribe.org_id', '{org}', true);
          INSERT INTO schema_migrations VALUES (1, 'initial', 0);
          INSERT INTO organisations VALUES ('{org}', 'Old Clinic', 0);
+         INSERT INTO users (id, org_id, email, email_key, password_hash, role, created_at_ms)
+             VALUES ('{user}', '{org}', '{email}', '{key}', '$argon2id$v=19$x', 'admin', 0);
          INSERT INTO meetings (id, org_id, title, created_at_ms, last_seq)
              VALUES ('{meeting}', '{org}', 'Ward round with Jane Roe', 0, 1);
          INSERT INTO streams (id, org_id, meeting_id, resume_token_hash, opened_at_ms)
@@ -148,14 +155,16 @@ async fn migrating_a_pre_encryption_database_seals_its_text() {
     .expect("scope");
     let row = tx
         .query_one(
-            "SELECT m.title, s.text, s.speaker FROM meetings m JOIN segments s
-             ON s.meeting_id = m.id",
+            "SELECT m.title, s.text, s.speaker, u.email, u.email_key FROM meetings m
+             JOIN segments s ON s.meeting_id = m.id JOIN users u ON u.org_id = m.org_id",
             &[],
         )
         .await
         .expect("raw row");
-    for col in 0..3 {
+    for col in 0..4 {
         let value: String = row.get(col);
         assert!(value.starts_with("enc:v1:1:"), "{value}");
     }
+    let index: String = row.get(4);
+    assert!(index.starts_with("bi1:"), "{index}");
 }
