@@ -416,7 +416,7 @@ async fn a_bot_that_drops_resumes_with_its_token_and_loses_and_repeats_nothing()
 }
 
 /// Opens a bot session and returns how the server closed it (code and the error message).
-async fn refused(ws: &mut Ws) -> (Option<u16>, String) {
+pub(crate) async fn refused(ws: &mut Ws) -> (Option<u16>, String) {
     let mut message = String::new();
     loop {
         match next_json(ws).await {

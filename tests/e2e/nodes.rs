@@ -4,14 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use e2e_tests::server::{http_get, login, setup_env, Server};
+use e2e_tests::server::{http_get, http_post, login, setup_env, Server};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio_tungstenite::tungstenite::Message;
 use transcript_storage::conformance::postgres::fresh_database;
 
 use crate::live::{
-    bot_until_closed, connect_bot, connect_viewer, id_and_text, next_json, pcm, stream_audio, View,
-    CLIP,
+    bot_until_closed, connect_bot, connect_viewer, id_and_text, next_json, pcm, refused,
+    stream_audio, View, CLIP,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,4 +87,40 @@ async fn a_viewer_on_a_second_server_watches_a_meeting_streamed_into_the_first()
     let from_second = http_get(&second, &path, Some(&token));
     assert_eq!(from_first.0, 200, "{}", from_first.1);
     assert_eq!(from_first, from_second);
+
+    // A browser's ticket from one server opens the socket on the other (tickets live in the
+    // shared store), once: a second use fails on either server.
+    let issued = http_post(
+        &first,
+        "/api/v1/ws-tickets",
+        Some(&token),
+        &serde_json::json!({ "meeting_id": s.meeting_id }),
+    );
+    let ticket = issued["ticket"].as_str().expect("ticket").to_owned();
+    let url = |server: &Server| {
+        format!(
+            "{}/ws/transcription/{}?ticket={ticket}",
+            server.ws(),
+            s.meeting_id
+        )
+    };
+    let (mut ws, _) = tokio_tungstenite::connect_async(url(&second))
+        .await
+        .expect("a ticket issued by the first server opens the second");
+    let snapshot = next_json(&mut ws).await.expect("snapshot");
+    assert_eq!(
+        snapshot["segments"].as_array().map(Vec::len),
+        Some(bot_finals.len())
+    );
+    for server in [&first, &second] {
+        // Refused with close 4001 (the handshake completes so the code can be sent), or at the
+        // handshake.
+        if let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url(server)).await {
+            assert_eq!(
+                refused(&mut ws).await.0,
+                Some(4001),
+                "a used ticket is refused everywhere"
+            );
+        }
+    }
 }

@@ -144,7 +144,7 @@ pub async fn ws_ticket(
     let req: TicketRequest = json_body(&headers, &body)?;
     let meeting = parse_meeting_id(&req.meeting_id)?;
     readable_meeting(&app, &principal, meeting).await?;
-    let issued = app.tickets.issue(&principal, meeting).map_err(|e| {
+    let issued = scribe_auth::issue_ticket(&principal, meeting, &*app.clock).map_err(|e| {
         let code = e.code();
         if code == ErrorCode::Internal {
             internal("ticket issue", &e)
@@ -152,6 +152,30 @@ pub async fn ws_ticket(
             ApiError::new(code, e.to_string())
         }
     })?;
+    // In the store, so that any server sharing it honours the ticket once.
+    let grant = &issued.grant;
+    let ticket = transcript_storage::NewTicket {
+        hash: grant.digest,
+        user_id: grant.user_id,
+        meeting_id: grant.meeting,
+        role: grant.role.as_str().to_owned(),
+        expires_at_ms: unix_ms(grant.expires),
+    };
+    app.store
+        .put_ticket(
+            &principal.scope(),
+            ticket,
+            unix_ms(app.clock.now()),
+            scribe_auth::MAX_TICKETS_PER_USER,
+        )
+        .await
+        .map_err(|e| match e {
+            transcript_storage::StoreError::Conflict(_) => ApiError::new(
+                ErrorCode::RateLimited,
+                "too many outstanding websocket tickets; use or let them expire (30 s)",
+            ),
+            other => crate::auth::store_error("ticket store", other),
+        })?;
     Ok(Json(TicketResponse {
         ticket: issued.ticket.expose_secret().to_owned(),
         expires_in: issued.expires_in.as_secs(),
@@ -289,4 +313,10 @@ async fn meeting_in_path(
 /// guessable, and a distinct error would say nothing useful).
 pub fn parse_meeting_id(raw: &str) -> Result<MeetingId, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found())
+}
+
+/// Unix milliseconds of a clock reading (0 before 1970, which a real clock never gives).
+pub(crate) fn unix_ms(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::Router;
-use scribe_auth::{PasswordHasher, SecretString, TicketStore, TokenService};
+use scribe_auth::{Clock, PasswordHasher, SecretString, TokenService};
 use speech_engine::Scheduler;
 use transcript_storage::Store;
 
@@ -22,7 +22,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub scheduler: Arc<Scheduler>,
     pub tokens: Arc<TokenService>,
-    pub tickets: Arc<TicketStore>,
+    /// The clock tickets are issued and checked by (tickets live in the store).
+    pub clock: Arc<dyn Clock>,
     pub hasher: Arc<PasswordHasher>,
     /// The secret bot API keys are derived from (PROTOCOL.md §1).
     pub bot_key_secret: Arc<SecretString>,
@@ -43,7 +44,8 @@ pub struct Parts {
     pub store: Arc<dyn Store>,
     pub scheduler: Arc<Scheduler>,
     pub tokens: Arc<TokenService>,
-    pub tickets: Arc<TicketStore>,
+    /// The clock tickets are issued and checked by (tickets live in the store).
+    pub clock: Arc<dyn Clock>,
     pub hasher: Arc<PasswordHasher>,
     pub bot_key_secret: SecretString,
     pub config: GatewayConfig,
@@ -57,7 +59,7 @@ impl AppState {
             store: parts.store,
             scheduler: parts.scheduler,
             tokens: parts.tokens,
-            tickets: parts.tickets,
+            clock: parts.clock,
             hasher: parts.hasher,
             bot_key_secret: Arc::new(parts.bot_key_secret),
             config: Arc::new(parts.config),

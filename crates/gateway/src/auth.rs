@@ -45,18 +45,40 @@ pub fn api_user(app: &AppState, headers: &HeaderMap) -> Result<Principal, ApiErr
     user_from_token(app, token)
 }
 
-/// A viewer of `meeting`: `?ticket=` (single use), `?token=`, or `Authorization: Bearer`.
-pub fn viewer(
+/// A viewer of `meeting`: `?ticket=` (single use, on any server sharing the store), `?token=`,
+/// or `Authorization: Bearer`.
+pub async fn viewer(
     app: &AppState,
     query: &HashMap<String, String>,
     headers: &HeaderMap,
     meeting: MeetingId,
 ) -> Result<Principal, ApiError> {
     if let Some(ticket) = query.get("ticket") {
-        return app.tickets.redeem(ticket, meeting).map_err(|e| {
+        let refuse = |e: scribe_auth::AuthError| {
             log_rejection("ws ticket", &e);
             unauthenticated()
-        });
+        };
+        let digest = scribe_auth::ticket_digest(ticket).map_err(refuse)?;
+        // Taking it consumes it, whatever the checks below decide.
+        let taken = app
+            .store
+            .take_ticket(&digest)
+            .await
+            .map_err(|e| internal("ticket lookup", &e))?;
+        let Some(t) = taken else {
+            return Err(refuse(scribe_auth::AuthError::InvalidTicket(
+                scribe_auth::TicketRejection::Unknown,
+            )));
+        };
+        let grant = scribe_auth::TicketGrant {
+            digest,
+            user_id: t.user_id,
+            org_id: t.org_id,
+            role: scribe_auth::Role::from_stored(&t.role),
+            meeting: t.meeting_id,
+            expires: std::time::UNIX_EPOCH + std::time::Duration::from_millis(t.expires_at_ms),
+        };
+        return scribe_auth::redeem_grant(grant, meeting, &*app.clock).map_err(refuse);
     }
     if let Some(token) = query.get("token") {
         return user_from_token(app, token);

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use scribe_auth::{
-    Argon2Params, JwtKeys, PasswordHasher, SecretString, SystemClock, TicketStore, TokenConfig,
-    TokenService,
+    Argon2Params, JwtKeys, PasswordHasher, SecretString, SystemClock, TokenConfig, TokenService,
 };
 use scribe_core::{MonoAudio, Segment, Transcript};
 use speech_engine::{
@@ -84,7 +83,7 @@ pub async fn state(dir: &std::path::Path) -> AppState {
             TokenConfig::default(),
             clock.clone(),
         )),
-        tickets: Arc::new(TicketStore::new(clock)),
+        clock,
         hasher: Arc::new(hasher),
         bot_key_secret: SecretString::from(BOT_KEY_SECRET),
         config: GatewayConfig {

@@ -30,7 +30,10 @@ pub use password::{Argon2Params, PasswordContext, PasswordHasher, PasswordPolicy
 pub use principal::{BotPrincipal, Principal, UserPrincipal};
 pub use resume::{hash_presented_resume_token, issue_resume_token, RESUME_TOKEN_CHARS};
 pub use role::{MeetingPermission, Role, UnknownRole};
-pub use ticket::{IssuedTicket, TicketStore, TICKET_TTL};
+pub use ticket::{
+    issue_ticket, redeem_grant, ticket_digest, IssuedTicket, TicketGrant, MAX_TICKETS_PER_USER,
+    TICKET_TTL,
+};
 
 /// Re-exported so callers name the same secret types this crate takes and returns.
 pub use secrecy::{ExposeSecret, SecretString};
@@ -42,7 +45,7 @@ mod tests {
     fn shared_types_are_send_and_sync() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<super::TokenService>();
-        assert_send_sync::<super::TicketStore>();
+        assert_send_sync::<super::TicketGrant>();
         assert_send_sync::<super::PasswordHasher>();
         assert_send_sync::<super::Principal>();
     }

@@ -3,18 +3,13 @@
 //! URL, so no long-lived credential lands in URLs, proxies' logs or browser history.
 //!
 //! A ticket is 32 random bytes (base64url), valid 30 s, redeemable once, and only for the meeting
-//! it was issued for. The store keeps SHA-256 hashes of tickets, never the tickets.
-//!
-//! Tickets live in this process's memory: with several gateway nodes behind a load balancer a
-//! ticket works only on the node that issued it. The scale-out issue moves the store behind a
-//! shared backend (PostgreSQL or the change feed); until then use sticky sessions or a single
-//! node.
+//! it was issued for. This module makes tickets and checks redeemed ones; what it issues is kept
+//! by the caller's store as a [`TicketGrant`] — the ticket's SHA-256, never the ticket — so that
+//! every server sharing the store honours it, and taking it from the store consumes it.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use scribe_core::MeetingId;
+use scribe_core::{MeetingId, OrgId, UserId};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
@@ -22,140 +17,100 @@ use crate::clock::Clock;
 use crate::error::{AuthError, TicketRejection};
 use crate::principal::{Principal, UserPrincipal};
 use crate::random::random_url_token;
+use crate::role::Role;
 
 /// How long a ticket stays valid.
 pub const TICKET_TTL: Duration = Duration::from_secs(30);
+
+/// Unexpired tickets a user may hold at once, so a flood cannot fill the store.
+pub const MAX_TICKETS_PER_USER: usize = 32;
 
 /// Random bytes per ticket (256 bits).
 const TICKET_BYTES: usize = 32;
 /// Length of a ticket string (base64url of 32 bytes, unpadded).
 const TICKET_CHARS: usize = 43;
-/// Outstanding tickets allowed per user, and in total, so a flood cannot exhaust memory.
-const MAX_PER_USER: usize = 32;
-const MAX_TOTAL: usize = 100_000;
 
-/// A newly issued ticket. Return `ticket` to the client; never log it.
+/// What a store keeps of a ticket: its SHA-256 and what it opens, until when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TicketGrant {
+    pub digest: [u8; 32],
+    pub user_id: UserId,
+    pub org_id: OrgId,
+    /// The role at issue time (a stored role is read back fail-closed with
+    /// [`Role::from_stored`]).
+    pub role: Role,
+    pub meeting: MeetingId,
+    pub expires: SystemTime,
+}
+
+/// A newly issued ticket. Return `ticket` to the client (never log it); store `grant`.
 #[derive(Debug)]
 pub struct IssuedTicket {
     /// The ticket for `?ticket=`.
     pub ticket: SecretString,
     /// How long it stays valid.
     pub expires_in: Duration,
+    /// What to store.
+    pub grant: TicketGrant,
 }
 
-struct Entry {
-    user: UserPrincipal,
+/// Issues a ticket for `principal` (a user, who must already have Read access to `meeting`:
+/// the caller checks that) to open `meeting`'s transcript socket once within 30 s.
+pub fn issue_ticket(
+    principal: &Principal,
     meeting: MeetingId,
-    expires: SystemTime,
+    clock: &dyn Clock,
+) -> Result<IssuedTicket, AuthError> {
+    let Principal::User(user) = principal else {
+        return Err(AuthError::NotAUser);
+    };
+    let ticket = random_url_token(TICKET_BYTES)?;
+    let grant = TicketGrant {
+        digest: digest(&ticket),
+        user_id: user.user_id(),
+        org_id: user.org_id(),
+        role: user.role(),
+        meeting,
+        expires: clock.now() + TICKET_TTL,
+    };
+    Ok(IssuedTicket {
+        ticket: SecretString::from(ticket.as_str()),
+        expires_in: TICKET_TTL,
+        grant,
+    })
 }
 
-/// The in-memory ticket store.
-pub struct TicketStore {
-    clock: Arc<dyn Clock>,
-    ttl: Duration,
-    entries: Mutex<HashMap<[u8; 32], Entry>>,
+/// The SHA-256 under which a presented ticket is stored. A string that cannot be a ticket is
+/// refused before the store is asked.
+pub fn ticket_digest(ticket: &str) -> Result<[u8; 32], AuthError> {
+    let well_formed = ticket.len() == TICKET_CHARS
+        && ticket
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !well_formed {
+        return Err(AuthError::InvalidTicket(TicketRejection::Unknown));
+    }
+    Ok(digest(ticket))
 }
 
-impl std::fmt::Debug for TicketStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TicketStore")
-            .field("ttl", &self.ttl)
-            .field("outstanding", &self.len())
-            .finish()
+/// Checks a grant just taken from the store (so already consumed, whatever the outcome) for
+/// `meeting`: an expired ticket, or one issued for another meeting, is refused.
+pub fn redeem_grant(
+    grant: TicketGrant,
+    meeting: MeetingId,
+    clock: &dyn Clock,
+) -> Result<Principal, AuthError> {
+    if clock.now() >= grant.expires {
+        return Err(AuthError::InvalidTicket(TicketRejection::Expired));
     }
-}
-
-impl TicketStore {
-    /// A store whose tickets live [`TICKET_TTL`] by `clock`.
-    pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self {
-            clock,
-            ttl: TICKET_TTL,
-            entries: Mutex::new(HashMap::new()),
-        }
+    if grant.meeting != meeting {
+        return Err(AuthError::InvalidTicket(TicketRejection::WrongMeeting));
     }
-
-    /// Issues a ticket for `principal` (a user, who must already have Read access to `meeting`:
-    /// the caller checks that) to open `meeting`'s transcript socket once within 30 s.
-    pub fn issue(
-        &self,
-        principal: &Principal,
-        meeting: MeetingId,
-    ) -> Result<IssuedTicket, AuthError> {
-        let Principal::User(user) = principal else {
-            return Err(AuthError::NotAUser);
-        };
-        let now = self.clock.now();
-        let ticket = random_url_token(TICKET_BYTES)?;
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.retain(|_, e| e.expires > now);
-        let mine = entries
-            .values()
-            .filter(|e| e.user.user_id() == user.user_id())
-            .count();
-        if mine >= MAX_PER_USER || entries.len() >= MAX_TOTAL {
-            return Err(AuthError::TooManyTickets);
-        }
-        entries.insert(
-            digest(&ticket),
-            Entry {
-                user: user.clone(),
-                meeting,
-                expires: now + self.ttl,
-            },
-        );
-        Ok(IssuedTicket {
-            ticket: SecretString::from(ticket.as_str()),
-            expires_in: self.ttl,
-        })
-    }
-
-    /// Redeems `ticket` for `meeting`. The ticket is consumed by any attempt, successful or
-    /// not; a second use, an expired ticket, or one issued for another meeting is refused.
-    pub fn redeem(&self, ticket: &str, meeting: MeetingId) -> Result<Principal, AuthError> {
-        let reject = |r| Err(AuthError::InvalidTicket(r));
-        if ticket.len() != TICKET_CHARS {
-            return reject(TicketRejection::Unknown);
-        }
-        let now = self.clock.now();
-        let entry = self
-            .entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&digest(ticket));
-        let Some(entry) = entry else {
-            return reject(TicketRejection::Unknown);
-        };
-        if now >= entry.expires {
-            return reject(TicketRejection::Expired);
-        }
-        if entry.meeting != meeting {
-            return reject(TicketRejection::WrongMeeting);
-        }
-        Ok(Principal::User(entry.user))
-    }
-
-    /// Drops expired tickets (issuing does this too); returns how many were dropped.
-    pub fn purge_expired(&self) -> usize {
-        let now = self.clock.now();
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let before = entries.len();
-        entries.retain(|_, e| e.expires > now);
-        before - entries.len()
-    }
-
-    /// Tickets outstanding (including expired ones not yet purged).
-    pub fn len(&self) -> usize {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-
-    /// Whether no tickets are outstanding.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+    Ok(Principal::User(UserPrincipal::new(
+        grant.user_id,
+        grant.org_id,
+        grant.role,
+    )))
 }
 
 fn digest(ticket: &str) -> [u8; 32] {

@@ -29,7 +29,8 @@ pub use embedded::{EmbeddedOptions, EmbeddedStore, EMBEDDED_DB_FILE};
 pub use error::{StoreError, StoreResult};
 pub use model::{
     Bot, FinalRead, Job, JobState, JobUpdate, LoginRecord, Meeting, NewFinal, NewJob, NewMeeting,
-    NewStream, NewUser, Organisation, ResumeTokenHash, StoredFinal, Stream, UnreadableFinal, User,
+    NewStream, NewTicket, NewUser, Organisation, RedeemedTicket, ResumeTokenHash, StoredFinal,
+    Stream, UnreadableFinal, User,
 };
 pub use postgres::{PostgresOptions, PostgresStore, PostgresTls, SchemaStatus};
 pub use scribe_core::{BotId, JobId, MeetingId, OrgId, OrgScope, SegmentId, StreamId, UserId};

@@ -332,6 +332,36 @@ impl Job {
     }
 }
 
+/// A WebSocket ticket to store: only its SHA-256, bound to a user and a meeting.
+#[derive(Clone)]
+pub struct NewTicket {
+    pub hash: [u8; 32],
+    pub user_id: UserId,
+    pub meeting_id: MeetingId,
+    /// The user's role when the ticket was issued (interpreted by scribe-auth).
+    pub role: String,
+    pub expires_at_ms: u64,
+}
+
+/// A redeemed ticket: whom it was for, where, until when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedeemedTicket {
+    pub org_id: OrgId,
+    pub user_id: UserId,
+    pub meeting_id: MeetingId,
+    pub role: String,
+    pub expires_at_ms: u64,
+}
+
+impl std::fmt::Debug for NewTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewTicket")
+            .field("user_id", &self.user_id)
+            .field("meeting_id", &self.meeting_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A stored final whose sealed fields cannot be opened: tampered with, damaged, or encrypted
 /// with a key this server does not have. Its text is never returned raw nor replaced by a
 /// default; readers show the gap and the reason.

@@ -16,7 +16,7 @@ use crate::change::Change;
 use crate::error::StoreResult;
 use crate::model::{
     Bot, FinalRead, Job, JobUpdate, LoginRecord, Meeting, NewFinal, NewJob, NewMeeting, NewStream,
-    NewUser, Organisation, ResumeTokenHash, Stream, User,
+    NewTicket, NewUser, Organisation, RedeemedTicket, ResumeTokenHash, Stream, User,
 };
 use crate::sealing::ReencryptReport;
 
@@ -151,6 +151,24 @@ pub trait Store: Send + Sync + 'static {
     /// Unscoped, for a starting server: every queued or running job of every organisation,
     /// oldest first (their `org_id` becomes the scope they resume under).
     async fn unfinished_jobs(&self) -> StoreResult<Vec<Job>>;
+
+    // ---- WebSocket tickets (shared by every server on the store) ----
+
+    /// Stores a ticket for a user of the scope's organisation. Expired tickets are purged on
+    /// the way; `Conflict` when the user already holds `max_per_user` unexpired tickets;
+    /// `NotFound` if the user or the meeting is not the scope's.
+    async fn put_ticket(
+        &self,
+        scope: &OrgScope,
+        ticket: NewTicket,
+        now_ms: u64,
+        max_per_user: usize,
+    ) -> StoreResult<()>;
+
+    /// Unscoped (a ticket is the credential that establishes the scope): removes the ticket
+    /// whose hash is `hash` and returns it, expired or not (the caller checks); `None` if no
+    /// such ticket exists (unknown, or already used on any server).
+    async fn take_ticket(&self, hash: &[u8; 32]) -> StoreResult<Option<RedeemedTicket>>;
 
     // ---- encryption at rest: key management ----
 

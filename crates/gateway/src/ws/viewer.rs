@@ -76,7 +76,7 @@ async fn open(
     headers: &HeaderMap,
 ) -> Result<(std::sync::Arc<MeetingFeed>, Option<u64>), ApiError> {
     let meeting: MeetingId = meeting.parse().map_err(|_| ApiError::not_found())?;
-    let principal = auth::viewer(app, query, headers, meeting)?;
+    let principal = auth::viewer(app, query, headers, meeting).await?;
     auth::readable_meeting(app, &principal, meeting).await?;
     let since = match query.get("since_seq") {
         None => None,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use scribe_auth::{JwtKeys, PasswordHasher, SystemClock, TicketStore, TokenConfig, TokenService};
+use scribe_auth::{JwtKeys, PasswordHasher, SystemClock, TokenConfig, TokenService};
 use scribe_secrets::SecretName;
 use speech_engine::scheduler::ShutdownMode;
 use speech_engine::{Scheduler, WhisperEngine};
@@ -38,7 +38,6 @@ pub async fn run(config: &Config, listen: Option<SocketAddr>) -> anyhow::Result<
         TokenConfig::default(),
         clock.clone(),
     ));
-    let tickets = Arc::new(TicketStore::new(clock));
     let hasher = Arc::new(PasswordHasher::new()?);
     let bot_key_secret = secrets.get(SecretName::BotKeySecret)?.clone();
 
@@ -46,7 +45,7 @@ pub async fn run(config: &Config, listen: Option<SocketAddr>) -> anyhow::Result<
         store,
         scheduler: Arc::clone(&scheduler),
         tokens,
-        tickets,
+        clock,
         hasher,
         bot_key_secret,
         config: gateway::GatewayConfig {

@@ -1,42 +1,17 @@
-use std::sync::Arc;
 use std::time::Duration;
 
-use scribe_core::{BotId, OrgId, UserId};
+use scribe_core::{BotId, MeetingId, OrgId, UserId};
 use secrecy::ExposeSecret;
 
 use super::*;
 use crate::clock::ManualClock;
-use crate::role::Role;
 
-struct Fixture {
-    clock: Arc<ManualClock>,
-    store: TicketStore,
-    user: Principal,
-    meeting: MeetingId,
-}
-
-fn fixture() -> Fixture {
-    let clock = Arc::new(ManualClock::at_unix_seconds(1_750_000_000));
-    let store = TicketStore::new(clock.clone());
-    let user = Principal::User(UserPrincipal::new(
+fn user() -> Principal {
+    Principal::User(UserPrincipal::new(
         UserId::generate(),
         OrgId::generate(),
         Role::Viewer,
-    ));
-    Fixture {
-        clock,
-        store,
-        user,
-        meeting: MeetingId::generate(),
-    }
-}
-
-impl Fixture {
-    fn issue(&self) -> String {
-        let issued = self.store.issue(&self.user, self.meeting).expect("issue");
-        assert_eq!(issued.expires_in, TICKET_TTL);
-        issued.ticket.expose_secret().to_owned()
-    }
+    ))
 }
 
 fn rejection(result: Result<Principal, AuthError>) -> TicketRejection {
@@ -47,105 +22,67 @@ fn rejection(result: Result<Principal, AuthError>) -> TicketRejection {
 }
 
 #[test]
-fn a_ticket_redeems_once_to_its_user() {
-    let f = fixture();
-    let ticket = f.issue();
+fn an_issued_ticket_redeems_to_its_user_and_only_its_digest_is_kept() {
+    let clock = ManualClock::at_unix_seconds(1_750_000_000);
+    let (principal, meeting) = (user(), MeetingId::generate());
+    let issued = issue_ticket(&principal, meeting, &clock).expect("issue");
+    let ticket = issued.ticket.expose_secret().to_owned();
     assert_eq!(ticket.len(), 43);
-    assert!(ticket
-        .bytes()
-        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
-    assert_eq!(
-        f.store.redeem(&ticket, f.meeting).expect("first use"),
-        f.user
-    );
-    assert_eq!(
-        rejection(f.store.redeem(&ticket, f.meeting)),
-        TicketRejection::Unknown
-    );
-    assert!(f.store.is_empty());
+    assert_eq!(issued.expires_in, TICKET_TTL);
+    assert_eq!(ticket_digest(&ticket).expect("digest"), issued.grant.digest);
+    let shown = format!("{:?}", issued.grant);
+    assert!(!shown.contains(&ticket), "the grant holds no ticket text");
+    let redeemed = redeem_grant(issued.grant, meeting, &clock).expect("redeem");
+    assert_eq!(redeemed.user_id(), principal.user_id());
+    assert_eq!(redeemed.role(), Some(Role::Viewer));
 }
 
 #[test]
-fn tickets_expire_after_thirty_seconds() {
-    let f = fixture();
-    let early = f.issue();
-    let late = f.issue();
-    f.clock.advance(Duration::from_secs(29));
-    assert!(f.store.redeem(&early, f.meeting).is_ok());
-    f.clock.advance(Duration::from_secs(1));
+fn tickets_expire_after_thirty_seconds_and_are_bound_to_their_meeting() {
+    let clock = ManualClock::at_unix_seconds(1_750_000_000);
+    let meeting = MeetingId::generate();
+    let issued = issue_ticket(&user(), meeting, &clock).expect("issue");
     assert_eq!(
-        rejection(f.store.redeem(&late, f.meeting)),
-        TicketRejection::Expired
-    );
-    // Expired means consumed too.
-    assert_eq!(
-        rejection(f.store.redeem(&late, f.meeting)),
-        TicketRejection::Unknown
-    );
-}
-
-#[test]
-fn a_ticket_is_bound_to_its_meeting_and_burnt_by_a_wrong_one() {
-    let f = fixture();
-    let ticket = f.issue();
-    let other = MeetingId::generate();
-    assert_eq!(
-        rejection(f.store.redeem(&ticket, other)),
+        rejection(redeem_grant(
+            issued.grant.clone(),
+            MeetingId::generate(),
+            &clock
+        )),
         TicketRejection::WrongMeeting
     );
+    clock.advance(Duration::from_secs(29));
+    assert!(redeem_grant(issued.grant.clone(), meeting, &clock).is_ok());
+    clock.advance(Duration::from_secs(1));
     assert_eq!(
-        rejection(f.store.redeem(&ticket, f.meeting)),
-        TicketRejection::Unknown
+        rejection(redeem_grant(issued.grant, meeting, &clock)),
+        TicketRejection::Expired
     );
 }
 
 #[test]
-fn unknown_and_malformed_tickets_are_refused() {
-    let f = fixture();
-    let _ = f.issue();
-    for ticket in ["", "short", &"A".repeat(43), &"A".repeat(10_000)] {
-        assert_eq!(
-            rejection(f.store.redeem(ticket, f.meeting)),
-            TicketRejection::Unknown
-        );
+fn malformed_tickets_are_refused_before_any_lookup() {
+    for bad in [
+        "",
+        "short",
+        &"a".repeat(44),
+        &format!("{}%", "a".repeat(42)),
+    ] {
+        assert!(matches!(
+            ticket_digest(bad),
+            Err(AuthError::InvalidTicket(TicketRejection::Unknown))
+        ));
     }
-    let err = f.store.redeem("nope", f.meeting).expect_err("refused");
-    assert_eq!(err.code(), scribe_core::ErrorCode::Unauthenticated);
 }
 
 #[test]
 fn bots_cannot_get_tickets() {
-    let f = fixture();
+    let clock = ManualClock::at_unix_seconds(1_750_000_000);
     let bot = Principal::Bot(crate::principal::BotPrincipal::new(
         BotId::generate(),
         OrgId::generate(),
     ));
     assert!(matches!(
-        f.store.issue(&bot, f.meeting),
+        issue_ticket(&bot, MeetingId::generate(), &clock),
         Err(AuthError::NotAUser)
     ));
-}
-
-#[test]
-fn outstanding_tickets_per_user_are_capped_and_expiry_frees_them() {
-    let f = fixture();
-    for _ in 0..MAX_PER_USER {
-        let _ = f.issue();
-    }
-    assert!(matches!(
-        f.store.issue(&f.user, f.meeting),
-        Err(AuthError::TooManyTickets)
-    ));
-    f.clock.advance(TICKET_TTL);
-    assert_eq!(f.store.purge_expired(), MAX_PER_USER);
-    assert!(f.store.issue(&f.user, f.meeting).is_ok());
-}
-
-#[test]
-fn the_store_holds_no_ticket_text() {
-    let f = fixture();
-    let issued = f.store.issue(&f.user, f.meeting).expect("issue");
-    let ticket = issued.ticket.expose_secret().to_owned();
-    let debug = format!("{:?} {issued:?}", f.store);
-    assert!(!debug.contains(&ticket), "{debug}");
 }

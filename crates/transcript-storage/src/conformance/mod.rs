@@ -17,6 +17,7 @@ pub mod postgres;
 mod segments;
 mod sharing;
 mod streams;
+mod tickets;
 
 use std::sync::Arc;
 
@@ -42,6 +43,7 @@ pub use segments::{
 };
 pub use sharing::{two_handles_append_concurrently, two_handles_see_each_others_writes};
 pub use streams::streams_resume_and_ack;
+pub use tickets::tickets_are_taken_once_anywhere_and_limited;
 
 /// What a backend provides to run the suite.
 #[async_trait]
@@ -76,6 +78,7 @@ macro_rules! store_conformance_suite {
             two_handles_append_concurrently,
             data_keys_rotate_and_reencrypt,
             jobs_queue_progress_and_finish,
+            tickets_are_taken_once_anywhere_and_limited,
         );
     };
     (@tests $harness:ty; $($test:ident),+ $(,)?) => {

@@ -36,6 +36,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "sealed_emails",
         sql: include_str!("../../migrations/embedded/0004_sealed_emails.sql"),
     },
+    Migration {
+        version: 5,
+        name: "ws_tickets",
+        sql: include_str!("../../migrations/embedded/0005_ws_tickets.sql"),
+    },
 ];
 
 /// The migration that sealed emails behind a blind index.

@@ -26,6 +26,7 @@ mod pool;
 mod segments;
 mod sql;
 mod streams;
+mod tickets;
 
 #[cfg(test)]
 mod tests;
@@ -41,7 +42,7 @@ use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
     Bot, FinalRead, Job, JobUpdate, LoginRecord, Meeting, NewFinal, NewJob, NewMeeting, NewStream,
-    NewUser, Organisation, ResumeTokenHash, Stream, User,
+    NewTicket, NewUser, Organisation, RedeemedTicket, ResumeTokenHash, Stream, User,
 };
 use crate::sealing::ReencryptReport;
 use crate::store::Store;
@@ -339,6 +340,24 @@ impl Store for EmbeddedStore {
 
     async fn unfinished_jobs(&self) -> StoreResult<Vec<Job>> {
         self.pool.run(jobs::unfinished_jobs).await
+    }
+
+    async fn put_ticket(
+        &self,
+        scope: &OrgScope,
+        ticket: NewTicket,
+        now_ms: u64,
+        max_per_user: usize,
+    ) -> StoreResult<()> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| tickets::put_ticket(c, scope, ticket, now_ms, max_per_user))
+            .await
+    }
+
+    async fn take_ticket(&self, hash: &[u8; 32]) -> StoreResult<Option<RedeemedTicket>> {
+        let hash = *hash;
+        self.pool.run(move |c| tickets::take_ticket(c, hash)).await
     }
 
     async fn rotate_data_key(&self, scope: &OrgScope) -> StoreResult<u32> {

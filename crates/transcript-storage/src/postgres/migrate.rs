@@ -39,6 +39,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "sealed_emails",
         sql: include_str!("../../migrations/postgres/0004_sealed_emails.sql"),
     },
+    Migration {
+        version: 5,
+        name: "ws_tickets",
+        sql: include_str!("../../migrations/postgres/0005_ws_tickets.sql"),
+    },
 ];
 
 /// The migration that sealed emails behind a blind index.

@@ -20,6 +20,7 @@ mod migrate;
 mod segments;
 mod sql;
 mod streams;
+mod tickets;
 
 #[cfg(test)]
 mod tests;
@@ -38,7 +39,7 @@ use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
     Bot, FinalRead, Job, JobUpdate, LoginRecord, Meeting, NewFinal, NewJob, NewMeeting, NewStream,
-    NewUser, Organisation, ResumeTokenHash, Stream, User,
+    NewTicket, NewUser, Organisation, RedeemedTicket, ResumeTokenHash, Stream, User,
 };
 use crate::sealing::ReencryptReport;
 use crate::store::Store;
@@ -485,6 +486,23 @@ impl Store for PostgresStore {
 
     async fn unfinished_jobs(&self) -> StoreResult<Vec<Job>> {
         on_client!(self, jobs::unfinished_jobs())
+    }
+
+    async fn put_ticket(
+        &self,
+        scope: &OrgScope,
+        ticket: NewTicket,
+        now_ms: u64,
+        max_per_user: usize,
+    ) -> StoreResult<()> {
+        on_client!(
+            self,
+            tickets::put_ticket(scope, ticket, now_ms, max_per_user)
+        )
+    }
+
+    async fn take_ticket(&self, hash: &[u8; 32]) -> StoreResult<Option<RedeemedTicket>> {
+        on_client!(self, tickets::take_ticket(*hash))
     }
 
     async fn rotate_data_key(&self, scope: &OrgScope) -> StoreResult<u32> {
