@@ -113,8 +113,15 @@ pub fn setup_env(data_dir: &Path, org: &str, env: &[(&str, &str)]) -> Setup {
 
 /// Creates one more meeting in `org`.
 pub fn create_meeting(data_dir: &Path, org: &str) -> String {
+    create_meeting_env(data_dir, org, &[])
+}
+
+/// [`create_meeting`] with extra environment (e.g. another storage backend).
+pub fn create_meeting_env(data_dir: &Path, org: &str, env: &[(&str, &str)]) -> String {
     let m = setup_json(
-        scribe_on(data_dir).args(["meetings", "create", "--org", org, "--title", "Another"]),
+        scribe_on(data_dir)
+            .envs(env.iter().copied())
+            .args(["meetings", "create", "--org", org, "--title", "Another"]),
         None,
     );
     m["meeting_id"].as_str().expect("meeting_id").to_owned()

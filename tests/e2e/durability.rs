@@ -5,10 +5,11 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use e2e_tests::server::{create_meeting, login, setup, Server};
+use e2e_tests::server::{create_meeting_env, login, setup_env, Server};
 use e2e_tests::{reference, wer};
 use futures_util::SinkExt as _;
 use tokio_tungstenite::tungstenite::Message;
+use transcript_storage::conformance::postgres::fresh_database;
 
 use crate::live::{
     bot_until_closed_meta, connect_bot, connect_viewer, fired, next_json, pcm, stream_audio, watch,
@@ -24,14 +25,28 @@ const ENV: [(&str, &str); 3] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_while_three_bots_stream_loses_and_repeats_no_final_and_the_bots_resume() {
+    kill_9_while_three_bots_stream(&ENV).await;
+}
+
+/// The same on PostgreSQL: the database, not the data folder, must hold everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_on_postgres_loses_and_repeats_no_final_and_the_bots_resume() {
+    let url = fresh_database("e2e_durability");
+    let mut env = ENV.to_vec();
+    env.push(("NEXUS_SCRIBE__STORAGE__BACKEND", "postgres"));
+    env.push(("NEXUS_SCRIBE__STORAGE__POSTGRES_URL", &url));
+    kill_9_while_three_bots_stream(&env).await;
+}
+
+async fn kill_9_while_three_bots_stream(env: &[(&str, &str)]) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let s = setup(dir.path(), "Council");
+    let s = setup_env(dir.path(), "Council", env);
     let meetings = vec![
         s.meeting_id.clone(),
-        create_meeting(dir.path(), "Council"),
-        create_meeting(dir.path(), "Council"),
+        create_meeting_env(dir.path(), "Council", env),
+        create_meeting_env(dir.path(), "Council", env),
     ];
-    let mut server = Server::start(dir.path(), &ENV);
+    let mut server = Server::start(dir.path(), env);
     let token = login(&server, &s.admin_email);
     let audio = pcm(CLIP);
 
@@ -80,7 +95,7 @@ async fn kill_9_while_three_bots_stream_loses_and_repeats_no_final_and_the_bots_
     );
 
     // Restart on the same folder; each bot resumes from what was acknowledged.
-    let server = Server::start(dir.path(), &ENV);
+    let server = Server::start(dir.path(), env);
     let mut resumed = Vec::new();
     for (m, resume) in meetings.iter().zip(&tokens) {
         let mut bot = connect_bot(&server, &s, m, &format!("?resume_token={resume}")).await;
