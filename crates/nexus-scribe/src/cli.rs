@@ -25,6 +25,10 @@ pub struct GlobalArgs {
     /// Data folder (overrides `data_dir`).
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Use PostgreSQL at this URL (`postgres://USER@HOST:PORT/DATABASE`; overrides `[storage]`).
+    /// Never put the password in it: it is the `database_password` secret.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -462,6 +462,15 @@ impl Config {
         Ok(())
     }
 
+    /// This configuration switched to PostgreSQL at `url` (`--database-url`), checked like the
+    /// `[storage]` settings (a URL with a password is refused, naming the secret to use).
+    pub fn with_database_url(mut self, url: &str) -> Result<Self, ConfigError> {
+        self.storage.backend = StorageBackend::Postgres;
+        self.storage.postgres_url = url.trim().to_owned();
+        self.validate()?;
+        Ok(self)
+    }
+
     /// How to reach PostgreSQL (`storage.backend = "postgres"`), with the role's password from
     /// the secret source.
     pub fn postgres_options(

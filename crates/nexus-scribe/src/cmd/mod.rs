@@ -22,6 +22,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(dir) = cli.global.data_dir {
         config.data_dir = dir;
     }
+    if let Some(url) = &cli.global.database_url {
+        config = config
+            .with_database_url(url)
+            .context("invalid --database-url")?;
+    }
     crate::logging::init(&config.logging);
     match cli.command {
         Command::Transcribe(args) => transcribe::run(&config, args),
