@@ -667,3 +667,40 @@ async fn a_restart_closes_bots_with_1012_and_they_resume_on_the_new_server() {
     let got: Vec<&str> = late.finals.iter().map(|(_, t)| t.as_str()).collect();
     assert_eq!(got, text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_bot_is_closed_mid_session_and_cannot_come_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = setup(dir.path(), "Council");
+    // Revocation is checked at every ping: a short interval keeps the test short.
+    let server = Server::start(
+        dir.path(),
+        &[("NEXUS_SCRIBE__LIVE__PING_INTERVAL_SECS", "1")],
+    );
+    let token = login(&server, &s.admin_email);
+    let audio = pcm(CLIP);
+    let mut bot = connect_bot(&server, &s, &s.meeting_id, "").await;
+    assert_eq!(
+        next_json(&mut bot).await.expect("metadata")["type"],
+        "metadata"
+    );
+    stream_audio(&mut bot, &audio, 0, Some(1_000)).await;
+
+    let status =
+        e2e_tests::server::http_delete(&server, &format!("/api/v1/bots/{}", s.bot_id), &token);
+    assert_eq!(status, 204);
+    let started = Instant::now();
+    let (code, message) = tokio::time::timeout(Duration::from_secs(10), refused(&mut bot))
+        .await
+        .expect("closed within a few pings");
+    assert_eq!(code, Some(4001), "{message}");
+    assert!(message.contains("revoked"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    let mut again = connect_bot(&server, &s, &s.meeting_id, "").await;
+    assert_eq!(
+        refused(&mut again).await.0,
+        Some(4001),
+        "the key no longer connects"
+    );
+}

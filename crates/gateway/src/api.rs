@@ -22,7 +22,10 @@ const MAX_JSON_BYTES: usize = 64 * 1024;
 const MAX_TITLE_CHARS: usize = 300;
 
 /// Parses a JSON body; the error names the problem (unknown field, missing field, type).
-fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+pub(crate) fn json_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, ApiError> {
     let is_json = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

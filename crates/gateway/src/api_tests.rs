@@ -636,3 +636,89 @@ async fn another_organisations_objects_look_exactly_like_missing_ones() {
         .await
         .expect("their meeting is still there");
 }
+
+#[tokio::test]
+async fn admins_register_and_revoke_bots_and_nobody_else_does() {
+    let f = fixture().await;
+    let admin = login(&f.app, "ada@example.org").await;
+    let viewer = login(&f.app, "vic@example.org").await;
+
+    let (status, bot) = call(
+        &f.app,
+        post("/api/v1/bots", Some(&admin), &json!({"name": "Ward bot"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{bot}");
+    let id = bot["bot_id"].as_str().expect("id").to_owned();
+    let key = bot["api_key"].as_str().expect("key");
+    assert_eq!(key.len(), 64);
+    assert!(key.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(bot["name"], "Ward bot");
+
+    for (token, body, status) in [
+        (&viewer, json!({"name": "Mine"}), StatusCode::FORBIDDEN),
+        (&admin, json!({"name": "  "}), StatusCode::BAD_REQUEST),
+        (
+            &admin,
+            json!({"name": "x", "role": "admin"}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (got, v) = call(&f.app, post("/api/v1/bots", Some(token), &body)).await;
+        assert_eq!(got, status, "{body}: {v}");
+    }
+    let (got, _) = call(&f.app, delete(&format!("/api/v1/bots/{id}"), Some(&viewer))).await;
+    assert_eq!(got, StatusCode::FORBIDDEN);
+
+    // Revoking works once and again (idempotent); the store agrees.
+    for _ in 0..2 {
+        let (got, v) = call(&f.app, delete(&format!("/api/v1/bots/{id}"), Some(&admin))).await;
+        assert_eq!(got, StatusCode::NO_CONTENT, "{v}");
+    }
+    let bot_id: scribe_core::BotId = id.parse().expect("id");
+    assert!(f
+        .state
+        .store
+        .is_bot_revoked(&f.scope, bot_id)
+        .await
+        .expect("revoked"));
+
+    // Another organisation's bot, a missing one and a malformed id answer alike.
+    let other = f
+        .state
+        .store
+        .create_organisation("Elsewhere bots")
+        .await
+        .expect("org");
+    let theirs = f
+        .state
+        .store
+        .create_bot(&OrgScope::for_org(other.id), "Their bot")
+        .await
+        .expect("bot");
+    let missing = call(
+        &f.app,
+        delete(
+            &format!("/api/v1/bots/{}", scribe_core::BotId::generate()),
+            Some(&admin),
+        ),
+    )
+    .await;
+    assert_eq!(missing.0, StatusCode::NOT_FOUND);
+    for path in [
+        format!("/api/v1/bots/{}", theirs.id),
+        "/api/v1/bots/nope".into(),
+    ] {
+        assert_eq!(
+            call(&f.app, delete(&path, Some(&admin))).await,
+            missing,
+            "{path}"
+        );
+    }
+    assert!(!f
+        .state
+        .store
+        .is_bot_revoked(&OrgScope::for_org(other.id), theirs.id)
+        .await
+        .expect("theirs untouched"));
+}

@@ -112,6 +112,11 @@ pub fn router(state: AppState) -> Router {
             post(crate::recordings::upload),
         )
         .route("/api/v1/jobs/{job_id}", get(crate::recordings::get_job))
+        .route("/api/v1/bots", post(crate::bots::create))
+        .route(
+            "/api/v1/bots/{bot_id}",
+            axum::routing::delete(crate::bots::revoke),
+        )
         .route("/ws/audio/{meeting_id}", get(ws::bot::handler))
         .route("/ws/transcription/{meeting_id}", get(ws::viewer::handler))
         .fallback(|| async { crate::error::ApiError::not_found() })

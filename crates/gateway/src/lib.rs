@@ -5,6 +5,7 @@
 pub mod api;
 pub mod app;
 mod auth;
+mod bots;
 pub mod config;
 pub mod error;
 pub mod follow;

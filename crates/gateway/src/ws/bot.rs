@@ -241,6 +241,26 @@ async fn resume_point(
     ))
 }
 
+/// Whether a stream's bot has been revoked (or deleted). A storage error is not taken for a
+/// revocation: the session goes on and the next ping asks again.
+async fn revoked(
+    store: Arc<dyn transcript_storage::Store>,
+    scope: OrgScope,
+    bot: Option<scribe_core::BotId>,
+) -> bool {
+    let Some(bot) = bot else {
+        return false;
+    };
+    match store.is_bot_revoked(&scope, bot).await {
+        Ok(revoked) => revoked,
+        Err(StoreError::NotFound) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot check the bot's revocation");
+            false
+        }
+    }
+}
+
 /// The meeting's feed, loaded from the store on first use.
 pub(crate) async fn feed_for(
     app: &AppState,
@@ -548,6 +568,14 @@ impl Session {
                     if last_pong.elapsed() > self.limits.ping_interval + self.limits.pong_timeout {
                         tracing::info!(stream_id = %self.stream.id, "bot did not answer pings");
                         Err(Exit::Gone)
+                    } else if revoked(Arc::clone(&self.app.store), self.scope, self.stream.bot_id).await {
+                        // Revoked on this or another server since it connected: the key no
+                        // longer streams (checked at every ping, so within one interval).
+                        tracing::info!(stream_id = %self.stream.id, "bot revoked; closing its session");
+                        Err(Exit::Refused(ws_error(
+                            ErrorCode::Unauthenticated,
+                            "the bot was revoked",
+                        )))
                     } else if self.send(Message::Ping(Vec::new().into())).await {
                         Ok(())
                     } else {
