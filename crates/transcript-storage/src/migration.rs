@@ -9,6 +9,42 @@ pub(crate) struct Migration {
     pub(crate) sql: &'static str,
 }
 
+/// The migration that introduced encryption at rest: applying it seals what was plain.
+pub(crate) const ENCRYPTION: i64 = 2;
+
+/// The migration that sealed emails behind a blind index.
+pub(crate) const SEALED_EMAILS: i64 = 4;
+
+/// One backend's migrations, oldest first: both backends have the same versions and names,
+/// each with its own SQL file `migrations/<backend>/NNNN_<name>.sql`. A new migration is added
+/// here (with a file for each backend; a test checks the files and this list agree).
+macro_rules! migrations {
+    ($backend:literal) => {
+        &[
+            $crate::migration::migrations!(@one $backend, 1, "initial", "0001_initial"),
+            $crate::migration::migrations!(@one $backend, 2, "encryption", "0002_encryption"),
+            $crate::migration::migrations!(@one $backend, 3, "jobs", "0003_jobs"),
+            $crate::migration::migrations!(@one $backend, 4, "sealed_emails", "0004_sealed_emails"),
+            $crate::migration::migrations!(@one $backend, 5, "ws_tickets", "0005_ws_tickets"),
+        ]
+    };
+    (@one $backend:literal, $version:literal, $name:literal, $file:literal) => {
+        $crate::migration::Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/migrations/",
+                $backend,
+                "/",
+                $file,
+                ".sql"
+            )),
+        }
+    };
+}
+pub(crate) use migrations;
+
 /// Refuses a database whose applied migrations (`(version, name)`, ascending) are newer than
 /// `known` or differ from it.
 pub(crate) fn check_history(known: &[Migration], applied: &[(i64, String)]) -> StoreResult<()> {

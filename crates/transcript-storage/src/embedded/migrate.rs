@@ -7,47 +7,14 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::error::StoreResult;
-use crate::migration::{check_history, Migration};
+use crate::migration::{check_history, migrations, Migration, ENCRYPTION, SEALED_EMAILS};
 use crate::model::now_ms;
 
 use super::keys::{ensure_key, reindex_emails, reseal_all};
 use crate::crypto::Keyring;
 
-/// Every migration, oldest first. A new file in `migrations/embedded/` must be added here (a
-/// test checks the two agree).
-pub(crate) const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "initial",
-        sql: include_str!("../../migrations/embedded/0001_initial.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "encryption",
-        sql: include_str!("../../migrations/embedded/0002_encryption.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "jobs",
-        sql: include_str!("../../migrations/embedded/0003_jobs.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "sealed_emails",
-        sql: include_str!("../../migrations/embedded/0004_sealed_emails.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "ws_tickets",
-        sql: include_str!("../../migrations/embedded/0005_ws_tickets.sql"),
-    },
-];
-
-/// The migration that sealed emails behind a blind index.
-const SEALED_EMAILS: i64 = 4;
-
-/// The migration that introduced encryption at rest: applying it seals what was plain.
-const ENCRYPTION: i64 = 2;
+/// Every migration, oldest first (the list both backends share).
+pub(crate) const MIGRATIONS: &[Migration] = migrations!("embedded");
 
 /// The schema version this build writes.
 pub(crate) fn latest_version() -> i64 {

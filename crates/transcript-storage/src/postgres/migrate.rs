@@ -13,44 +13,11 @@ use deadpool_postgres::Transaction;
 use super::keys::{ensure_key, organisations, reindex_emails, reseal_all};
 use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
-use crate::migration::{check_history, Migration};
+use crate::migration::{check_history, migrations, Migration, ENCRYPTION, SEALED_EMAILS};
 use crate::model::now_ms;
 
-/// Every migration, oldest first. A new file in `migrations/postgres/` must be added here (a
-/// test checks the two agree).
-pub(crate) const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "initial",
-        sql: include_str!("../../migrations/postgres/0001_initial.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "encryption",
-        sql: include_str!("../../migrations/postgres/0002_encryption.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "jobs",
-        sql: include_str!("../../migrations/postgres/0003_jobs.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "sealed_emails",
-        sql: include_str!("../../migrations/postgres/0004_sealed_emails.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "ws_tickets",
-        sql: include_str!("../../migrations/postgres/0005_ws_tickets.sql"),
-    },
-];
-
-/// The migration that sealed emails behind a blind index.
-const SEALED_EMAILS: i64 = 4;
-
-/// The migration that introduced encryption at rest: applying it seals what was plain.
-const ENCRYPTION: i64 = 2;
+/// Every migration, oldest first (the list both backends share).
+pub(crate) const MIGRATIONS: &[Migration] = migrations!("postgres");
 
 /// Advisory lock key held while migrating ("nexus-sc" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6e65_7875_732d_7363;
