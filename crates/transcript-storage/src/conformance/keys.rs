@@ -199,6 +199,60 @@ pub async fn only_the_tampered_final_is_unreadable(
     }
 }
 
+/// What a pre-encryption (schema version 1) database holds in clear, for the migration tests:
+/// an organisation with a user [`LEGACY_EMAIL`], a meeting "Ward round with Jane Roe" and one
+/// final "the zygomatic arch" by "Dr Quixotic".
+pub struct LegacyRows {
+    pub org: scribe_core::OrgId,
+    pub meeting: scribe_core::MeetingId,
+    /// The INSERTs (schema history included); `hash_sql` in [`legacy_rows`] is the backend's
+    /// literal for the stream's 32-byte resume-token hash.
+    pub sql: String,
+}
+
+/// Fresh [`LegacyRows`].
+pub fn legacy_rows(hash_sql: &str) -> LegacyRows {
+    let (org, meeting, stream, segment, user) = (
+        scribe_core::OrgId::generate(),
+        scribe_core::MeetingId::generate(),
+        scribe_core::StreamId::generate(),
+        scribe_core::SegmentId::generate(),
+        scribe_core::UserId::generate(),
+    );
+    let (email, key) = (LEGACY_EMAIL, LEGACY_EMAIL.to_lowercase());
+    let sql = format!(
+        "INSERT INTO schema_migrations VALUES (1, 'initial', 0);
+         INSERT INTO organisations VALUES ('{org}', 'Old Clinic', 0);
+         INSERT INTO users (id, org_id, email, email_key, password_hash, role, created_at_ms)
+             VALUES ('{user}', '{org}', '{email}', '{key}', '$argon2id$v=19$x', 'admin', 0);
+         INSERT INTO meetings (id, org_id, title, created_at_ms, last_seq)
+             VALUES ('{meeting}', '{org}', 'Ward round with Jane Roe', 0, 1);
+         INSERT INTO streams (id, org_id, meeting_id, resume_token_hash, opened_at_ms)
+             VALUES ('{stream}', '{org}', '{meeting}', {hash_sql}, 0);
+         INSERT INTO segments (id, org_id, meeting_id, stream_id, seq, start_ms, end_ms,
+                               text, words, speaker, language, created_at_ms)
+             VALUES ('{segment}', '{org}', '{meeting}', '{stream}', 1, 0, 900,
+                     'the zygomatic arch', '[]', 'Dr Quixotic', 'en', 0);"
+    );
+    LegacyRows { org, meeting, sql }
+}
+
+/// Reads the migrated legacy rows' title, text, speaker, email and email key, raw.
+pub const LEGACY_RAW_COLUMNS: &str =
+    "SELECT m.title, s.text, s.speaker, u.email, u.email_key FROM meetings m
+     JOIN segments s ON s.meeting_id = m.id JOIN users u ON u.org_id = m.org_id";
+
+/// The raw values [`LEGACY_RAW_COLUMNS`] reads after migrating: sealed under data-key version 1,
+/// and the email key a blind index.
+#[track_caller]
+pub fn assert_legacy_sealed(raw: [String; 5]) {
+    let [title, text, speaker, email, email_key] = raw;
+    for value in [title, text, speaker, email] {
+        assert!(value.starts_with("enc:v1:1:"), "{value}");
+    }
+    assert!(email_key.starts_with("bi1:"), "{email_key}");
+}
+
 /// The legacy user the migration tests write in clear: `LEGACY_EMAIL`, lookup key as it was.
 pub const LEGACY_EMAIL: &str = "Jane.Roe@Old-Clinic.example";
 

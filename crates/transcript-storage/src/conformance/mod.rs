@@ -32,8 +32,9 @@ use crate::store::Store;
 pub use identity::{bots_create_and_revoke, organisations_create_get_find, users_create_and_login};
 pub use jobs::jobs_queue_progress_and_finish;
 pub use keys::{
-    data_keys_rotate_and_reencrypt, flip_one_byte, legacy_rows_read_back,
-    only_the_tampered_final_is_unreadable, secret_meeting, LEGACY_EMAIL, SECRET_WORDS,
+    assert_legacy_sealed, data_keys_rotate_and_reencrypt, flip_one_byte, legacy_rows,
+    legacy_rows_read_back, only_the_tampered_final_is_unreadable, secret_meeting, LegacyRows,
+    SecretMeeting, LEGACY_EMAIL, LEGACY_RAW_COLUMNS, SECRET_WORDS,
 };
 pub use meetings::{cross_org_isolation, meetings_create_get_list_delete};
 pub use segments::{

@@ -92,17 +92,7 @@ async fn newer_schema_is_refused() {
 async fn migrating_a_pre_encryption_folder_seals_its_text() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join(crate::EMBEDDED_DB_FILE);
-    let (user, email, key) = (
-        scribe_core::UserId::generate(),
-        crate::conformance::LEGACY_EMAIL,
-        crate::conformance::LEGACY_EMAIL.to_lowercase(),
-    );
-    let (org, meeting, stream, segment) = (
-        scribe_core::OrgId::generate(),
-        scribe_core::MeetingId::generate(),
-        scribe_core::StreamId::generate(),
-        scribe_core::SegmentId::generate(),
-    );
+    let legacy = crate::conformance::legacy_rows(&format!("x'{:064x}'", 1));
     {
         let raw = rusqlite::Connection::open(&path).expect("raw");
         raw.execute_batch(
@@ -111,38 +101,17 @@ async fn migrating_a_pre_encryption_folder_seals_its_text() {
         )
         .expect("history table");
         raw.execute_batch(MIGRATIONS[0].sql).expect("version 1");
-        raw.execute_batch(&format!(
-            "INSERT INTO schema_migrations VALUES (1, 'initial', 0);
-             INSERT INTO organisations VALUES ('{org}', 'Old Clinic', 0);
-             INSERT INTO users (id, org_id, email, email_key, password_hash, role, created_at_ms)
-                 VALUES ('{user}', '{org}', '{email}', '{key}', '$argon2id$v=19$x', 'admin', 0);
-             INSERT INTO meetings (id, org_id, title, created_at_ms, last_seq)
-                 VALUES ('{meeting}', '{org}', 'Ward round with Jane Roe', 0, 1);
-             INSERT INTO streams (id, org_id, meeting_id, resume_token_hash, opened_at_ms)
-                 VALUES ('{stream}', '{org}', '{meeting}', x'{:064x}', 0);
-             INSERT INTO segments (id, org_id, meeting_id, stream_id, seq, start_ms, end_ms,
-                                   text, words, speaker, language, created_at_ms)
-                 VALUES ('{segment}', '{org}', '{meeting}', '{stream}', 1, 0, 900,
-                         'the zygomatic arch', '[]', 'Dr Quixotic', 'en', 0);",
-            1
-        ))
-        .expect("plain rows");
+        raw.execute_batch(&legacy.sql).expect("plain rows");
     }
     let store = EmbeddedStore::open(dir.path(), &test_keyring())
         .await
         .expect("migrates");
-    crate::conformance::legacy_rows_read_back(&store, org, meeting).await;
+    crate::conformance::legacy_rows_read_back(&store, legacy.org, legacy.meeting).await;
     let raw = rusqlite::Connection::open(&path).expect("raw");
-    let stored: (String, String, String, String, String) = raw
-        .query_row(
-            "SELECT m.title, s.text, s.speaker, u.email, u.email_key FROM meetings m
-             JOIN segments s ON s.meeting_id = m.id JOIN users u ON u.org_id = m.org_id",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )
+    let stored = raw
+        .query_row(crate::conformance::LEGACY_RAW_COLUMNS, [], |r| {
+            Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
+        })
         .expect("raw row");
-    for value in [stored.0, stored.1, stored.2, stored.3] {
-        assert!(value.starts_with("enc:v1:1:"), "{value}");
-    }
-    assert!(stored.4.starts_with("bi1:"), "{}", stored.4);
+    crate::conformance::assert_legacy_sealed(stored);
 }

@@ -98,17 +98,7 @@ async fn servers_starting_together_migrate_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrating_a_pre_encryption_database_seals_its_text() {
     let options = PostgresOptions::new(fresh_database("legacy"));
-    let (user, email, key) = (
-        scribe_core::UserId::generate(),
-        crate::conformance::LEGACY_EMAIL,
-        crate::conformance::LEGACY_EMAIL.to_lowercase(),
-    );
-    let (org, meeting, stream, segment) = (
-        scribe_core::OrgId::generate(),
-        scribe_core::MeetingId::generate(),
-        scribe_core::StreamId::generate(),
-        scribe_core::SegmentId::generate(),
-    );
+    let legacy = crate::conformance::legacy_rows("decode(repeat('01', 32), 'hex')");
     let (mut raw, connection) = tokio_postgres::connect(&options.url, tokio_postgres::NoTls)
         .await
         .expect("raw connection");
@@ -124,19 +114,8 @@ async fn migrating_a_pre_encryption_database_seals_its_text() {
         .await
         .expect("version 1");
     tx.batch_execute(&format!(
-        "SELECT set_config('nexus_scribe.org_id', '{org}', true);
-         INSERT INTO schema_migrations VALUES (1, 'initial', 0);
-         INSERT INTO organisations VALUES ('{org}', 'Old Clinic', 0);
-         INSERT INTO users (id, org_id, email, email_key, password_hash, role, created_at_ms)
-             VALUES ('{user}', '{org}', '{email}', '{key}', '$argon2id$v=19$x', 'admin', 0);
-         INSERT INTO meetings (id, org_id, title, created_at_ms, last_seq)
-             VALUES ('{meeting}', '{org}', 'Ward round with Jane Roe', 0, 1);
-         INSERT INTO streams (id, org_id, meeting_id, resume_token_hash, opened_at_ms)
-             VALUES ('{stream}', '{org}', '{meeting}', decode(repeat('01', 32), 'hex'), 0);
-         INSERT INTO segments (id, org_id, meeting_id, stream_id, seq, start_ms, end_ms,
-                               text, words, speaker, language, created_at_ms)
-             VALUES ('{segment}', '{org}', '{meeting}', '{stream}', 1, 0, 900,
-                     'the zygomatic arch', '[]', 'Dr Quixotic', 'en', 0);"
+        "SELECT set_config('nexus_scribe.org_id', '{}', true); {}",
+        legacy.org, legacy.sql
     ))
     .await
     .expect("plain rows");
@@ -145,26 +124,17 @@ async fn migrating_a_pre_encryption_database_seals_its_text() {
     let store = PostgresStore::connect(&options, &test_keyring())
         .await
         .expect("migrates");
-    crate::conformance::legacy_rows_read_back(&store, org, meeting).await;
+    crate::conformance::legacy_rows_read_back(&store, legacy.org, legacy.meeting).await;
     let tx = raw.transaction().await.expect("begin");
     tx.execute(
         "SELECT set_config('nexus_scribe.org_id', $1, true)",
-        &[&org.to_string()],
+        &[&legacy.org.to_string()],
     )
     .await
     .expect("scope");
     let row = tx
-        .query_one(
-            "SELECT m.title, s.text, s.speaker, u.email, u.email_key FROM meetings m
-             JOIN segments s ON s.meeting_id = m.id JOIN users u ON u.org_id = m.org_id",
-            &[],
-        )
+        .query_one(crate::conformance::LEGACY_RAW_COLUMNS, &[])
         .await
         .expect("raw row");
-    for col in 0..4 {
-        let value: String = row.get(col);
-        assert!(value.starts_with("enc:v1:1:"), "{value}");
-    }
-    let index: String = row.get(4);
-    assert!(index.starts_with("bi1:"), "{index}");
+    crate::conformance::assert_legacy_sealed(std::array::from_fn(|col| row.get(col)));
 }
