@@ -76,10 +76,12 @@ fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
 
 /// The configured store: the embedded one in the data folder (created on first use) or
 /// PostgreSQL (migrated on open unless `storage.migrate_on_start = false`), sealing sensitive
-/// fields with the master key from the secret source.
-async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn transcript_storage::Store>> {
-    let secrets = store_secrets(config)?;
-    let keys = keyring(&secrets)?;
+/// fields with the master key of `secrets`.
+async fn open_store(
+    config: &Config,
+    secrets: &scribe_secrets::Secrets,
+) -> anyhow::Result<Arc<dyn transcript_storage::Store>> {
+    let keys = keyring(secrets)?;
     match config.storage.backend {
         StorageBackend::Embedded => {
             let store = transcript_storage::EmbeddedStore::open(&config.data_dir, &keys)
@@ -90,7 +92,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn transcript_storag
             Ok(Arc::new(store))
         }
         StorageBackend::Postgres => {
-            let options = postgres_options(config, &secrets);
+            let options = postgres_options(config, secrets);
             let store = transcript_storage::PostgresStore::connect(&options, &keys)
                 .await
                 .with_context(|| format!("cannot open the store at {}", options.describe()))?;
@@ -99,8 +101,8 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn transcript_storag
     }
 }
 
-/// The secrets the store needs (environment first, then the secrets file, generated on first
-/// use); the start-up strength check is `load_secrets`'s.
+/// The secrets (environment first, then the secrets file, generated on first use), without
+/// `load_secrets`'s start-up strength check.
 fn store_secrets(config: &Config) -> anyhow::Result<scribe_secrets::Secrets> {
     let env = scribe_secrets::EnvSource::from_vars(std::env::vars());
     scribe_secrets::Secrets::from_env_or_file(&env, &config.data_dir.join("secrets"))
@@ -136,9 +138,7 @@ fn postgres_options(
 /// strong random values on first use. Weak values stop production start-up and are warned about
 /// in development.
 fn load_secrets(config: &Config) -> anyhow::Result<scribe_secrets::Secrets> {
-    let env = scribe_secrets::EnvSource::from_vars(std::env::vars());
-    let secrets = scribe_secrets::Secrets::from_env_or_file(&env, &config.data_dir.join("secrets"))
-        .context("cannot load secrets")?;
+    let secrets = store_secrets(config)?;
     let mode =
         scribe_secrets::Mode::from_env_value(std::env::var("NEXUS_SCRIBE_ENV").ok().as_deref());
     for problem in secrets

@@ -19,7 +19,7 @@ const DRAIN: Duration = Duration::from_secs(5);
 
 pub async fn run(config: &Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let secrets = super::load_secrets(config)?;
-    let store = super::open_store(config).await?;
+    let store = super::open_store(config, &secrets).await?;
 
     let model_path = super::models::ensure_default_model(config)?;
     let engine = Arc::new(

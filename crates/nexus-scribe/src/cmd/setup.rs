@@ -36,7 +36,7 @@ pub async fn admin_create(config: &Config, email: &str, org: Option<&str>) -> an
             },
         )
         .map_err(|e| anyhow::anyhow!("password refused: {e}"))?;
-    let store = super::open_store(config).await?;
+    let store = super::open_store(config, &super::store_secrets(config)?).await?;
     let org = match store.find_organisation_by_name(org_name).await? {
         Some(o) => o,
         None => store
@@ -76,9 +76,9 @@ pub async fn bot_create(config: &Config, org: &str, name: &str) -> anyhow::Resul
     if name.is_empty() || name.chars().count() > 200 {
         bail!("--name must be 1 to 200 characters");
     }
-    let store = super::open_store(config).await?;
-    let org = find_org(&*store, org).await?;
     let secrets = super::load_secrets(config)?;
+    let store = super::open_store(config, &secrets).await?;
+    let org = find_org(&*store, org).await?;
     let secret = secrets.get(SecretName::BotKeySecret)?;
     let bot = store.create_bot(&OrgScope::for_org(org.id), name).await?;
     let key: SecretString = derive_bot_key(secret, bot.id);
@@ -95,7 +95,7 @@ pub async fn meeting_create(config: &Config, org: &str, title: &str) -> anyhow::
     if title.is_empty() || title.chars().count() > 300 {
         bail!("--title must be 1 to 300 characters");
     }
-    let store = super::open_store(config).await?;
+    let store = super::open_store(config, &super::store_secrets(config)?).await?;
     let org = find_org(&*store, org).await?;
     let meeting = store
         .create_meeting(
@@ -115,7 +115,7 @@ pub async fn meeting_create(config: &Config, org: &str, title: &str) -> anyhow::
 
 /// `keys rotate|reencrypt|rewrap`.
 pub async fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<std::process::ExitCode> {
-    let store = super::open_store(config).await?;
+    let store = super::open_store(config, &super::store_secrets(config)?).await?;
     let out = match cmd {
         KeysCommand::Rotate { org } => {
             let org = find_org(&*store, &org).await?;
@@ -154,7 +154,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let (backend, version, newly_applied) = match config.storage.backend {
         StorageBackend::Embedded => {
             // Opening the embedded store migrates it.
-            super::open_store(config).await?;
+            super::open_store(config, &super::store_secrets(config)?).await?;
             (
                 "embedded",
                 transcript_storage::EmbeddedStore::schema_version(),
