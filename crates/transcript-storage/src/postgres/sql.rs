@@ -107,10 +107,25 @@ async fn set_scope(tx: &Transaction<'_>, scope: &OrgScope) -> StoreResult<()> {
     Ok(())
 }
 
-/// Starts a read transaction for the unscoped authentication lookups (login by email, a bot's
-/// organisation): row-level security lets it read users and bots of every organisation.
+/// Starts a read transaction for the unscoped lookups that establish a scope (login by email,
+/// a bot's organisation, jobs to resume): row-level security lets it read users, bots, wrapped
+/// data keys and jobs of every organisation.
 pub(crate) async fn lookup(client: &mut Client) -> StoreResult<Transaction<'_>> {
-    let tx = client.build_transaction().read_only(true).start().await?;
+    lookup_with(client, true).await
+}
+
+/// [`lookup`] that may also delete what the lookup policies allow deleting (redeeming a
+/// WebSocket ticket, which consumes it).
+pub(crate) async fn lookup_redeeming(client: &mut Client) -> StoreResult<Transaction<'_>> {
+    lookup_with(client, false).await
+}
+
+async fn lookup_with(client: &mut Client, read_only: bool) -> StoreResult<Transaction<'_>> {
+    let tx = client
+        .build_transaction()
+        .read_only(read_only)
+        .start()
+        .await?;
     tx.batch_execute("SELECT set_config('nexus_scribe.lookup', 'on', true)")
         .await?;
     Ok(tx)

@@ -4,7 +4,7 @@
 use deadpool_postgres::Client;
 use scribe_core::{MeetingId, OrgId, OrgScope, UserId};
 
-use super::sql::{id, scoped, to_i64, uint};
+use super::sql::{id, lookup_redeeming, scoped, to_i64, uint};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{NewTicket, RedeemedTicket};
 
@@ -60,9 +60,7 @@ pub(crate) async fn take_ticket(
     client: &mut Client,
     hash: [u8; 32],
 ) -> StoreResult<Option<RedeemedTicket>> {
-    let tx = client.transaction().await?;
-    tx.batch_execute("SELECT set_config('nexus_scribe.lookup', 'on', true)")
-        .await?;
+    let tx = lookup_redeeming(client).await?;
     let row = tx
         .query_opt(
             "DELETE FROM ws_tickets WHERE hash = $1
