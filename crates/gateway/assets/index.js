@@ -10,6 +10,10 @@ const list = document.getElementById("meeting-list");
 const noMeetings = document.getElementById("no-meetings");
 const meetingsError = document.getElementById("meetings-error");
 const signOut = document.getElementById("sign-out");
+const mfaForm = document.getElementById("mfa");
+const mfaError = document.getElementById("mfa-error");
+// The pre-MFA token between the password and the code steps (memory only, 5 minutes).
+let preMfaToken = null;
 
 function token() {
   return sessionStorage.getItem("access_token");
@@ -24,6 +28,8 @@ function nextPage() {
 function showLogin() {
   meetings.hidden = true;
   signOut.hidden = true;
+  mfaForm.hidden = true;
+  preMfaToken = null;
   loginForm.hidden = false;
   loginForm.elements.email.focus();
 }
@@ -89,24 +95,76 @@ loginForm.addEventListener("submit", async (ev) => {
   } finally {
     button.disabled = false;
   }
+  if (r.ok && body.mfa_required === true && typeof body.pre_mfa_token === "string") {
+    loginForm.reset();
+    if (body.mfa_enrollment_required) {
+      loginError.textContent =
+        "Your organisation requires two-factor sign-in. Set it up with your administrator first.";
+      return;
+    }
+    preMfaToken = body.pre_mfa_token;
+    loginForm.hidden = true;
+    mfaForm.hidden = false;
+    mfaForm.elements.code.focus();
+    return;
+  }
   if (!r.ok || typeof body.access_token !== "string") {
     loginError.textContent = (body.error && body.error.message) || "Sign-in failed.";
     return;
   }
-  sessionStorage.setItem("access_token", body.access_token);
+  signedIn(body);
   loginForm.reset();
+});
+
+function signedIn(body) {
+  sessionStorage.setItem("access_token", body.access_token);
   const next = nextPage();
   if (next) {
     location.assign(next);
   } else {
     showMeetings();
   }
+}
+
+mfaForm.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  mfaError.textContent = "";
+  const code = new FormData(mfaForm).get("code");
+  let r;
+  let body = {};
+  try {
+    r = await fetch("/api/v1/mfa/verify", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ pre_mfa_token: preMfaToken, code: code }),
+    });
+    body = await r.json().catch(() => ({}));
+  } catch (e) {
+    mfaError.textContent = "Cannot reach the server.";
+    return;
+  }
+  if (!r.ok || typeof body.access_token !== "string") {
+    mfaError.textContent = (body.error && body.error.message) || "Verification failed.";
+    return;
+  }
+  mfaForm.reset();
+  mfaForm.hidden = true;
+  preMfaToken = null;
+  signedIn(body);
 });
 
-signOut.addEventListener("click", () => {
+signOut.addEventListener("click", async () => {
+  const t = token();
   sessionStorage.removeItem("access_token");
   list.replaceChildren();
   showLogin();
+  if (t) {
+    // Ends the session on the server too (the token is denylisted); best effort.
+    await fetch("/api/v1/auth/logout", {
+      method: "POST",
+      headers: { Authorization: "Bearer " + t },
+    }).catch(() => {});
+  }
 });
 
 if (token()) {

@@ -1,4 +1,4 @@
-//! The HTTP API of this stage (PROTOCOL.md §4): sign-in, WebSocket tickets, meetings. JSON
+//! The HTTP API (PROTOCOL.md §4): WebSocket tickets, meetings (sign-in is in `signin`). JSON
 //! bodies with unknown fields are refused with a message naming the field.
 
 use axum::body::Bytes;
@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use scribe_auth::{ExposeSecret, PhcHash, Principal, Role, SecretString};
+use scribe_auth::{ExposeSecret, Principal, Role};
 use scribe_core::{ErrorCode, MeetingId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -62,70 +62,6 @@ pub(crate) fn json_body<T: DeserializeOwned>(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LoginRequest {
-    email: String,
-    password: String,
-}
-
-#[derive(Serialize)]
-struct LoginResponse {
-    access_token: String,
-    token_type: &'static str,
-    expires_in: u64,
-}
-
-/// `POST /api/v1/auth/login {email, password}` → an access token. A wrong password and an
-/// unknown email get the same answer after the same work (a hash is verified either way).
-pub async fn login(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let req: LoginRequest = json_body(&headers, &body)?;
-    if req.email.len() > 320 || req.password.len() > 1024 {
-        return Err(invalid_login());
-    }
-    let record = app
-        .store
-        .find_login_by_email(&req.email)
-        .await
-        .map_err(|e| internal("login lookup", &e))?;
-    let password = SecretString::from(req.password);
-    let hasher = app.hasher.clone();
-    let stored = record.as_ref().map(|r| r.password_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || match stored {
-        Some(hash) => hasher
-            .verify(&password, &PhcHash::from_stored(hash))
-            .unwrap_or(false),
-        None => hasher.verify_unknown_account(&password),
-    })
-    .await
-    .map_err(|e| internal("password check", &e))?;
-    let Some(record) = record.filter(|_| ok) else {
-        tracing::info!("login failed");
-        return Err(invalid_login());
-    };
-    let user = record.user;
-    let role = Role::from_stored(&user.role);
-    let issued = app
-        .tokens
-        .issue_access(user.id, user.org_id, role)
-        .map_err(|e| internal("token issue", &e))?;
-    tracing::info!(user_id = %user.id, "login");
-    Ok(Json(LoginResponse {
-        access_token: issued.token.expose_secret().to_owned(),
-        token_type: "Bearer",
-        expires_in: issued.expires_in,
-    })
-    .into_response())
-}
-
-fn invalid_login() -> ApiError {
-    ApiError::new(ErrorCode::Unauthenticated, "invalid email or password")
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct TicketRequest {
     meeting_id: String,
 }
@@ -143,7 +79,7 @@ pub async fn ws_ticket(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let principal = api_user(&app, &headers)?;
+    let principal = api_user(&app, &headers).await?;
     let req: TicketRequest = json_body(&headers, &body)?;
     let meeting = parse_meeting_id(&req.meeting_id)?;
     readable_meeting(&app, &principal, meeting).await?;
@@ -210,7 +146,7 @@ pub async fn list_meetings(
     State(app): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let principal = api_user(&app, &headers)?;
+    let principal = api_user(&app, &headers).await?;
     if principal.role() == Some(Role::Guest) {
         return Ok(Json(serde_json::json!({ "meetings": [] })).into_response());
     }
@@ -235,7 +171,7 @@ pub async fn create_meeting(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let principal = api_user(&app, &headers)?;
+    let principal = api_user(&app, &headers).await?;
     let req: CreateMeeting = json_body(&headers, &body)?;
     require_editor(&principal, "creating meetings")?;
     let title = req.title.trim();
@@ -306,7 +242,7 @@ async fn meeting_in_path(
     headers: &HeaderMap,
     id: &str,
 ) -> Result<(Principal, Meeting), ApiError> {
-    let principal: Principal = api_user(app, headers)?;
+    let principal: Principal = api_user(app, headers).await?;
     let meeting = parse_meeting_id(id)?;
     let m = auth::readable_meeting(app, &principal, meeting).await?;
     Ok((principal, m))

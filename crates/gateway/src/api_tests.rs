@@ -1,6 +1,8 @@
 //! The HTTP API on a real embedded store: sign-in, tickets, meetings, metrics — and that none
 //! of it answers without a credential.
 
+mod signin;
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
@@ -23,8 +25,38 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
+    fixture_with(std::sync::Arc::new(scribe_auth::SystemClock), unthrottled()).await
+}
+
+/// Sign-in throttles out of the way (tests of other things sign in many times from one address).
+fn unthrottled() -> crate::GatewayConfig {
+    use scribe_auth::{RateLimit, ThrottleConfig};
+    use std::time::Duration;
+    let wide = ThrottleConfig {
+        per_ip: RateLimit {
+            attempts: 10_000,
+            window: Duration::from_secs(60),
+        },
+        global: RateLimit {
+            attempts: 10_000,
+            window: Duration::from_secs(60),
+        },
+        ..ThrottleConfig::default()
+    };
+    crate::GatewayConfig {
+        login_throttle: wide,
+        mfa_throttle: wide,
+        ..crate::GatewayConfig::default()
+    }
+}
+
+/// A fixture on this clock with these settings.
+async fn fixture_with(
+    clock: std::sync::Arc<dyn scribe_auth::Clock>,
+    config: crate::GatewayConfig,
+) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
-    let state = testing::state(dir.path()).await;
+    let state = testing::state_with(dir.path(), clock, config).await;
     let org = state
         .store
         .create_organisation("Clinic")

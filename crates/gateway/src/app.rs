@@ -6,14 +6,16 @@ use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::Router;
-use scribe_auth::{Clock, PasswordHasher, SecretString, TokenService};
+use scribe_auth::{
+    Clock, LockoutPolicy, LoginThrottle, PasswordHasher, SecretString, TokenService,
+};
 use speech_engine::Scheduler;
 use transcript_storage::Store;
 
 use crate::config::GatewayConfig;
 use crate::hub::Hub;
 use crate::ws::ActiveStreams;
-use crate::{api, headers, metrics, pages, ws};
+use crate::{api, headers, metrics, pages, signin, users, ws};
 
 /// What every handler can reach. Cheap to clone (everything is shared).
 #[derive(Clone)]
@@ -22,9 +24,15 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub scheduler: Arc<Scheduler>,
     pub tokens: Arc<TokenService>,
-    /// The clock tickets are issued and checked by (tickets live in the store).
+    /// The clock of tickets, sessions, lockouts and throttles.
     pub clock: Arc<dyn Clock>,
     pub hasher: Arc<PasswordHasher>,
+    /// Login (and refresh) attempts per client address and in all.
+    pub login_throttle: Arc<LoginThrottle>,
+    /// Second-factor attempts per client address and in all.
+    pub mfa_throttle: Arc<LoginThrottle>,
+    /// When failed sign-ins lock an account, and for how long.
+    pub lockout: LockoutPolicy,
     /// The secret bot API keys are derived from (PROTOCOL.md §1).
     pub bot_key_secret: Arc<SecretString>,
     pub config: Arc<GatewayConfig>,
@@ -44,7 +52,7 @@ pub struct Parts {
     pub store: Arc<dyn Store>,
     pub scheduler: Arc<Scheduler>,
     pub tokens: Arc<TokenService>,
-    /// The clock tickets are issued and checked by (tickets live in the store).
+    /// The clock of tickets, sessions, lockouts and throttles.
     pub clock: Arc<dyn Clock>,
     pub hasher: Arc<PasswordHasher>,
     pub bot_key_secret: SecretString,
@@ -59,8 +67,17 @@ impl AppState {
             store: parts.store,
             scheduler: parts.scheduler,
             tokens: parts.tokens,
-            clock: parts.clock,
+            clock: Arc::clone(&parts.clock),
             hasher: parts.hasher,
+            login_throttle: Arc::new(LoginThrottle::new(
+                parts.config.login_throttle,
+                Arc::clone(&parts.clock),
+            )),
+            mfa_throttle: Arc::new(LoginThrottle::new(
+                parts.config.mfa_throttle,
+                Arc::clone(&parts.clock),
+            )),
+            lockout: parts.config.lockout,
             bot_key_secret: Arc::new(parts.bot_key_secret),
             config: Arc::new(parts.config),
             active: Arc::new(ActiveStreams::default()),
@@ -93,7 +110,25 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ready" }))
         .route("/metrics", get(metrics::handler))
-        .route("/api/v1/auth/login", post(api::login))
+        .route("/api/v1/auth/login", post(signin::login))
+        .route("/api/v1/auth/refresh", post(signin::refresh))
+        .route("/api/v1/auth/logout", post(signin::logout))
+        .route("/api/v1/mfa/enroll", post(signin::enroll))
+        .route("/api/v1/mfa/confirm", post(signin::confirm))
+        .route("/api/v1/mfa/verify", post(signin::verify))
+        .route("/api/v1/users", get(users::list))
+        .route(
+            "/api/v1/users/{user_id}",
+            axum::routing::patch(users::change),
+        )
+        .route(
+            "/api/v1/users/{user_id}/sessions",
+            axum::routing::delete(users::revoke_sessions),
+        )
+        .route(
+            "/api/v1/organisation/mfa",
+            axum::routing::put(users::set_mfa_policy),
+        )
         .route("/api/v1/ws-tickets", post(api::ws_ticket))
         .route(
             "/api/v1/meetings",

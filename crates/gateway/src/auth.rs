@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use axum::http::{header, HeaderMap};
 use scribe_auth::{verify_bot_key, AuthError, Principal, Role};
 use scribe_core::{BotId, ErrorCode, MeetingId, OrgScope};
-use transcript_storage::{Meeting, StoreError};
+use transcript_storage::{AccessState, Meeting, StoreError};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -28,21 +28,44 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The signed-in user behind an access token.
-pub fn user_from_token(app: &AppState, token: &str) -> Result<Principal, ApiError> {
-    match app.tokens.verify_access(token) {
-        Ok(verified) => Ok(verified.into_principal()),
-        Err(e) => {
-            log_rejection("access token", &e);
+/// The signed-in user behind an access token: signature, kind and times first (no storage
+/// touched for a forged token), then one store query — the user is active, the session open,
+/// the token not denylisted — which also gives the user's role as it is now.
+pub async fn user_from_token(app: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let verified = app.tokens.verify_access(token).map_err(|e| {
+        log_rejection("access token", &e);
+        unauthenticated()
+    })?;
+    let claims = verified.claims();
+    let Some(session) = claims.session_id() else {
+        return Err(unauthenticated());
+    };
+    let state = app
+        .store
+        .access_state(
+            &OrgScope::for_org(claims.org_id()),
+            claims.user_id(),
+            session,
+            &scribe_auth::token_digest(token),
+            crate::api::unix_ms(app.clock.now()),
+        )
+        .await
+        .map_err(|e| internal("access check", &e))?;
+    match state {
+        AccessState::Active { role } => {
+            Ok(verified.into_principal_with_role(Role::from_stored(&role)))
+        }
+        AccessState::Ended(reason) => {
+            tracing::info!(user_id = %claims.user_id(), reason, "access token rejected");
             Err(unauthenticated())
         }
     }
 }
 
 /// The signed-in user of an API request (`Authorization: Bearer`).
-pub fn api_user(app: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+pub async fn api_user(app: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let token = bearer(headers).ok_or_else(unauthenticated)?;
-    user_from_token(app, token)
+    user_from_token(app, token).await
 }
 
 /// A viewer of `meeting`: `?ticket=` (single use, on any server sharing the store), `?token=`,
@@ -81,9 +104,9 @@ pub async fn viewer(
         return scribe_auth::redeem_grant(grant, meeting, &*app.clock).map_err(refuse);
     }
     if let Some(token) = query.get("token") {
-        return user_from_token(app, token);
+        return user_from_token(app, token).await;
     }
-    api_user(app, headers)
+    api_user(app, headers).await
 }
 
 /// A bot: `X-Bot-Id` + `Authorization: Bearer KEY`, or `?bot_id=&api_key=`. The key is checked

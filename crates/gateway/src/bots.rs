@@ -41,7 +41,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let principal = api_user(&app, &headers)?;
+    let principal = api_user(&app, &headers).await?;
     let req: CreateBot = json_body(&headers, &body)?;
     require_admin(&principal, "registering bots")?;
     let name = req.name.trim();
@@ -80,7 +80,7 @@ pub async fn revoke(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let principal = api_user(&app, &headers)?;
+    let principal = api_user(&app, &headers).await?;
     let bot: BotId = id.parse().map_err(|_| ApiError::not_found())?;
     require_admin(&principal, "revoking bots")?;
     app.store

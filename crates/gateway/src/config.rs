@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use audio_ingest::StreamConfig;
+use scribe_auth::{LockoutPolicy, ThrottleConfig};
 
 /// Limits and timeouts of one WebSocket connection.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,6 +66,12 @@ pub struct GatewayConfig {
     pub recording_beam_size: u32,
     /// Longest piece a recording is decoded in (cut at a pause; Whisper's window is 30 s).
     pub recording_max_utterance_ms: u64,
+    /// Login and refresh attempts allowed per client address and in all.
+    pub login_throttle: ThrottleConfig,
+    /// Second-factor attempts allowed per client address and in all.
+    pub mfa_throttle: ThrottleConfig,
+    /// Account lockout after repeated failures.
+    pub lockout: LockoutPolicy,
 }
 
 impl Default for GatewayConfig {
@@ -78,6 +85,9 @@ impl Default for GatewayConfig {
             max_upload_bytes: MAX_UPLOAD_BYTES,
             recording_beam_size: 5,
             recording_max_utterance_ms: RECORDING_MAX_UTTERANCE_MS,
+            login_throttle: ThrottleConfig::default(),
+            mfa_throttle: ThrottleConfig::default(),
+            lockout: LockoutPolicy::default(),
         }
     }
 }

@@ -15,7 +15,9 @@ pub mod jobs;
 pub mod metrics;
 mod pages;
 mod recordings;
+mod signin;
 mod transcript;
+mod users;
 pub mod ws;
 
 #[cfg(test)]

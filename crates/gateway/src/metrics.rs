@@ -112,7 +112,7 @@ pub async fn handler(
     State(app): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let principal = api_user(&app, &headers)?;
+    let principal = api_user(&app, &headers).await?;
     if principal.role() != Some(Role::Admin) {
         return Err(ApiError::new(
             ErrorCode::Forbidden,

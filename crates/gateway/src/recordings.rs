@@ -114,7 +114,7 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let principal = api_user(&app, &headers)?;
+    let principal = api_user(&app, &headers).await?;
     let meeting_id = parse_meeting_id(&id)?;
     require_editor(&principal, "uploading a recording")?;
     let meeting = auth::readable_meeting(&app, &principal, meeting_id).await?;
@@ -288,7 +288,7 @@ pub async fn get_job(
     UrlPath(id): UrlPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let principal = api_user(&app, &headers)?;
+    let principal = api_user(&app, &headers).await?;
     let job_id: JobId = id
         .parse()
         .map_err(|_| ApiError::new(ErrorCode::BadRequest, "the job id is not a valid id"))?;

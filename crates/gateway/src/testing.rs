@@ -50,6 +50,16 @@ pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef0123456789abcdef";
 
 /// A state on a fresh store in `dir`.
 pub async fn state(dir: &std::path::Path) -> AppState {
+    state_with(dir, Arc::new(SystemClock), GatewayConfig::default()).await
+}
+
+/// A state on a fresh store in `dir` with this clock and these settings (`uploads_dir` is set
+/// inside `dir`).
+pub async fn state_with(
+    dir: &std::path::Path,
+    clock: Arc<dyn scribe_auth::Clock>,
+    config: GatewayConfig,
+) -> AppState {
     let store = Arc::new(
         EmbeddedStore::open(dir, &transcript_storage::Keyring::random())
             .await
@@ -67,7 +77,6 @@ pub async fn state(dir: &std::path::Path) -> AppState {
     });
     let scheduler =
         Arc::new(Scheduler::new(engine, SchedulerConfig::for_cores(1)).expect("scheduler"));
-    let clock = Arc::new(SystemClock);
     let keys = JwtKeys::new(&SecretString::from(JWT_SECRET), &[]).expect("keys");
     let hasher = PasswordHasher::insecure_for_tests(Argon2Params {
         memory_kib: 256,
@@ -88,7 +97,7 @@ pub async fn state(dir: &std::path::Path) -> AppState {
         bot_key_secret: SecretString::from(BOT_KEY_SECRET),
         config: GatewayConfig {
             uploads_dir: dir.join("uploads"),
-            ..GatewayConfig::default()
+            ..config
         },
     })
 }

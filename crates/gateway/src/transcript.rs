@@ -36,7 +36,7 @@ pub async fn export(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let principal = api_user(&app, &headers)?;
+    let principal = api_user(&app, &headers).await?;
     let meeting_id = parse_meeting_id(&id)?;
     if let Some(unknown) = query.keys().find(|k| k.as_str() != "format") {
         let shown: String = unknown.chars().take(40).collect();

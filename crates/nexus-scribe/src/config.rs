@@ -23,6 +23,7 @@ pub struct Config {
     pub live: LiveConfig,
     pub scheduler: SchedulerSection,
     pub storage: StorageConfig,
+    pub auth: AuthConfig,
 }
 
 impl Default for Config {
@@ -35,6 +36,77 @@ impl Default for Config {
             live: LiveConfig::default(),
             scheduler: SchedulerSection::default(),
             storage: StorageConfig::default(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+/// `[auth]`: sign-in throttles and account lockout.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Login and refresh attempts per client address per `throttle_window_secs` (5).
+    pub login_attempts_per_ip: u32,
+    /// Second-factor attempts per client address per window (5).
+    pub mfa_attempts_per_ip: u32,
+    /// Login (and, separately, second-factor) attempts from all addresses per window (100).
+    pub attempts_global: u32,
+    /// The throttles' window (60 s).
+    pub throttle_window_secs: u64,
+    /// Failed sign-ins (password or code) that lock an account (5).
+    pub lockout_after_failures: u32,
+    /// The first lockout (15 min); each further one doubles it.
+    pub lockout_minutes: u64,
+    /// The longest lockout (24 h).
+    pub lockout_max_hours: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            login_attempts_per_ip: 5,
+            mfa_attempts_per_ip: 5,
+            attempts_global: 100,
+            throttle_window_secs: 60,
+            lockout_after_failures: 5,
+            lockout_minutes: 15,
+            lockout_max_hours: 24,
+        }
+    }
+}
+
+impl AuthConfig {
+    fn throttle(&self, per_ip: u32) -> scribe_auth::ThrottleConfig {
+        let window = std::time::Duration::from_secs(self.throttle_window_secs);
+        scribe_auth::ThrottleConfig {
+            per_ip: scribe_auth::RateLimit {
+                attempts: per_ip,
+                window,
+            },
+            global: scribe_auth::RateLimit {
+                attempts: self.attempts_global,
+                window,
+            },
+            ..scribe_auth::ThrottleConfig::default()
+        }
+    }
+
+    /// The login (and refresh) throttle.
+    pub fn login_throttle(&self) -> scribe_auth::ThrottleConfig {
+        self.throttle(self.login_attempts_per_ip)
+    }
+
+    /// The second-factor throttle.
+    pub fn mfa_throttle(&self) -> scribe_auth::ThrottleConfig {
+        self.throttle(self.mfa_attempts_per_ip)
+    }
+
+    /// The lockout schedule.
+    pub fn lockout(&self) -> scribe_auth::LockoutPolicy {
+        scribe_auth::LockoutPolicy {
+            max_failures: self.lockout_after_failures,
+            base: std::time::Duration::from_secs(self.lockout_minutes * 60),
+            max: std::time::Duration::from_secs(self.lockout_max_hours * 3600),
         }
     }
 }
@@ -383,6 +455,46 @@ impl Config {
                     format!("{o:?} is not an origin such as \"https://notes.example.org\""),
                 ));
             }
+        }
+        let auth = &self.auth;
+        for (key, value, max) in [
+            (
+                "auth.login_attempts_per_ip",
+                u64::from(auth.login_attempts_per_ip),
+                1_000_000,
+            ),
+            (
+                "auth.mfa_attempts_per_ip",
+                u64::from(auth.mfa_attempts_per_ip),
+                1_000_000,
+            ),
+            (
+                "auth.attempts_global",
+                u64::from(auth.attempts_global),
+                10_000_000,
+            ),
+            (
+                "auth.throttle_window_secs",
+                auth.throttle_window_secs,
+                86_400,
+            ),
+            (
+                "auth.lockout_after_failures",
+                u64::from(auth.lockout_after_failures),
+                1000,
+            ),
+            ("auth.lockout_minutes", auth.lockout_minutes, 24 * 60),
+            ("auth.lockout_max_hours", auth.lockout_max_hours, 24 * 30),
+        ] {
+            if !(1..=max).contains(&value) {
+                return Err(bad(key, format!("{value} is outside 1..={max}")));
+            }
+        }
+        if auth.lockout_minutes > auth.lockout_max_hours * 60 {
+            return Err(bad(
+                "auth.lockout_minutes",
+                "the first lockout is longer than auth.lockout_max_hours".into(),
+            ));
         }
         if self.storage.backend == StorageBackend::Postgres {
             let options = self.postgres_options(None);

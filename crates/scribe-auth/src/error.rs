@@ -58,6 +58,11 @@ pub enum AuthError {
     /// The operating system's random generator failed.
     #[error("the operating system's random number generator failed: {0}")]
     Random(getrandom::Error),
+
+    /// A TOTP secret is not unpadded RFC 4648 base32 of 16 to 64 bytes (the secret itself is
+    /// never part of the message).
+    #[error("totp secret is malformed")]
+    MalformedTotpSecret,
 }
 
 impl AuthError {
@@ -76,7 +81,8 @@ impl AuthError {
             | Self::Hashing(_)
             | Self::InvalidKey(_)
             | Self::Signing(_)
-            | Self::Random(_) => ErrorCode::Internal,
+            | Self::Random(_)
+            | Self::MalformedTotpSecret => ErrorCode::Internal,
         }
     }
 }
@@ -144,6 +150,23 @@ impl fmt::Display for TicketRejection {
             Self::WrongMeeting => "issued for another meeting",
         })
     }
+}
+
+/// Why a TOTP code was refused (for logs). The client sees `unauthenticated` for all; the
+/// message never contains the code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TotpRejection {
+    /// Not exactly six ASCII digits (after trimming surrounding whitespace).
+    #[error("malformed totp code")]
+    Malformed,
+    /// Matches no time step in the accepted window.
+    #[error("wrong totp code")]
+    Wrong,
+    /// Matches a time step at or before the last one already used (a replay, or an older code
+    /// after a newer one was accepted).
+    #[error("totp code already used")]
+    Replayed,
 }
 
 /// Why a new password was refused (NIST SP 800-63B §3.1.1.2). The message may be shown to the

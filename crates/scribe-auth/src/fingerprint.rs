@@ -6,7 +6,12 @@ use sha2::{Digest, Sha256};
 /// token. Tokens carry ≥ 128 bits of randomness or a MAC, so an unsalted hash does not reveal
 /// them.
 pub fn token_fingerprint(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    hex::encode(token_digest(token))
+}
+
+/// `SHA-256(token)` as bytes: the key a stored refresh token or denylist entry is kept under.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 #[cfg(test)]

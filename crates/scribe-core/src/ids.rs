@@ -85,6 +85,10 @@ id_type!(
     /// A background job (transcribing an uploaded recording into a meeting).
     JobId
 );
+id_type!(
+    /// A sign-in session: one login and the chain of refresh tokens rotated from it.
+    SessionId
+);
 
 /// The organisation a request acts for. Every query on organisation-owned data takes one, so a
 /// query without a scope does not compile.

@@ -28,11 +28,14 @@ pub use embedded::backup::{
 pub use embedded::{EmbeddedOptions, EmbeddedStore, EMBEDDED_DB_FILE};
 pub use error::{StoreError, StoreResult};
 pub use model::{
-    Bot, FinalRead, Job, JobState, JobUpdate, LoginRecord, Meeting, NewFinal, NewJob, NewMeeting,
-    NewStream, NewTicket, NewUser, Organisation, RedeemedTicket, ResumeTokenHash, StoredFinal,
-    Stream, UnreadableFinal, User,
+    AccessState, Bot, FinalRead, Job, JobState, JobUpdate, LoginCounters, LoginRecord, Meeting,
+    MfaState, NewFinal, NewJob, NewMeeting, NewSession, NewStream, NewTicket, NewUser,
+    Organisation, RedeemedTicket, ResumeTokenHash, Revocation, Rotation, RotationOutcome,
+    StoredFinal, Stream, UnreadableFinal, User, UserChange,
 };
 pub use postgres::{PostgresOptions, PostgresStore, PostgresTls, SchemaStatus};
-pub use scribe_core::{BotId, JobId, MeetingId, OrgId, OrgScope, SegmentId, StreamId, UserId};
+pub use scribe_core::{
+    BotId, JobId, MeetingId, OrgId, OrgScope, SegmentId, SessionId, StreamId, UserId,
+};
 pub use sealing::ReencryptReport;
 pub use store::Store;

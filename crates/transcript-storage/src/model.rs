@@ -7,7 +7,9 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use scribe_core::{BotId, JobId, MeetingId, OrgId, OrgScope, Segment, SegmentId, StreamId, UserId};
+use scribe_core::{
+    BotId, JobId, MeetingId, OrgId, OrgScope, Segment, SegmentId, SessionId, StreamId, UserId,
+};
 
 use crate::error::{StoreError, StoreResult};
 
@@ -41,11 +43,148 @@ pub struct User {
     pub created_at_ms: u64,
 }
 
-/// What login needs: the user (and so its organisation) and the stored password hash.
+/// What login needs: the user (and so its organisation), the stored password hash, the
+/// account's lockout counters and whether a second factor is on or required.
 #[derive(Clone, PartialEq, Eq)]
 pub struct LoginRecord {
     pub user: User,
     pub password_hash: String,
+    pub counters: LoginCounters,
+    /// Disabled accounts cannot sign in (and their sessions have ended).
+    pub disabled: bool,
+    /// The user confirmed a TOTP enrolment.
+    pub mfa_enabled: bool,
+    /// The user's organisation requires MFA of everyone.
+    pub org_mfa_required: bool,
+}
+
+/// An account's lockout counters, stored for scribe-auth's lockout policy: failures since the
+/// last lockout or success, lockouts since the last success, and when the current lockout ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoginCounters {
+    pub failures: u32,
+    pub lockouts: u32,
+    pub locked_until_ms: Option<u64>,
+}
+
+/// A sign-in session to start: its first refresh token's SHA-256.
+#[derive(Clone)]
+pub struct NewSession {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub refresh_hash: [u8; 32],
+    pub now_ms: u64,
+    pub expires_at_ms: u64,
+}
+
+/// One use of a refresh token: the presented token's hash and its successor's.
+#[derive(Clone)]
+pub struct Rotation {
+    pub session_id: SessionId,
+    pub presented: [u8; 32],
+    pub next: [u8; 32],
+    pub now_ms: u64,
+}
+
+/// What a refresh did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RotationOutcome {
+    /// The token was the session's current one: it is spent and `next` is current. The user's
+    /// role as stored now (so a role change applies at the next refresh).
+    Rotated { user_id: UserId, role: String },
+    /// The token had already been used: the whole session has been revoked (RFC 9700 §4.14.2).
+    Reused,
+    /// Unknown token, or the session is revoked or expired, or the user disabled.
+    Refused,
+}
+
+/// Which sessions to end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Revocation {
+    Session(SessionId),
+    /// Every session of the user.
+    User(UserId),
+}
+
+/// Whether an access token still opens the API, beyond its signature and times.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccessState {
+    /// The user is active, the session alive, the token not denylisted. The role as stored now.
+    Active { role: String },
+    /// Ended; the reason is for the log.
+    Ended(&'static str),
+}
+
+/// The verdict of `Store::access_state` from what its query found (both backends).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn judge_access(
+    role: String,
+    disabled: Option<u64>,
+    owner: Option<UserId>,
+    user: UserId,
+    revoked: Option<u64>,
+    expires: Option<u64>,
+    denied: bool,
+    now_ms: u64,
+) -> AccessState {
+    if disabled.is_some() {
+        AccessState::Ended("user disabled")
+    } else if owner != Some(user) {
+        AccessState::Ended("unknown session")
+    } else if revoked.is_some() {
+        AccessState::Ended("session ended")
+    } else if expires.is_none_or(|e| e <= now_ms) {
+        AccessState::Ended("session expired")
+    } else if denied {
+        AccessState::Ended("token revoked")
+    } else {
+        AccessState::Active { role }
+    }
+}
+
+/// An administrator's change to a user; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserChange {
+    /// New role name (scribe-auth validates it strictly before it gets here).
+    pub role: Option<String>,
+    /// Disable (ending every session) or re-enable.
+    pub disabled: Option<bool>,
+}
+
+/// A user's second factor as stored: the TOTP secret (opened; base32), whether enrolment was
+/// confirmed, and the last time step accepted.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct MfaState {
+    pub secret: Option<String>,
+    pub enabled: bool,
+    pub last_step: Option<u64>,
+}
+
+impl fmt::Debug for MfaState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MfaState")
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("enabled", &self.enabled)
+            .field("last_step", &self.last_step)
+            .finish()
+    }
+}
+
+impl fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewSession")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Rotation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rotation")
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A registered meeting bot. Its API key is derived from its id, never stored.
@@ -597,6 +736,10 @@ mod tests {
         let login = LoginRecord {
             user: user.clone(),
             password_hash: "$argon2id$v=19$secrethash".into(),
+            counters: LoginCounters::default(),
+            disabled: false,
+            mfa_enabled: false,
+            org_mfa_required: false,
         };
         let meeting = Meeting {
             id: MeetingId::generate(),

@@ -10,13 +10,15 @@
 //! speaks plain values.
 
 use async_trait::async_trait;
-use scribe_core::{BotId, JobId, MeetingId, OrgId, OrgScope, StreamId, UserId};
+use scribe_core::{BotId, JobId, MeetingId, OrgId, OrgScope, SessionId, StreamId, UserId};
 
 use crate::change::Change;
 use crate::error::StoreResult;
 use crate::model::{
-    Bot, FinalRead, Job, JobUpdate, LoginRecord, Meeting, NewFinal, NewJob, NewMeeting, NewStream,
-    NewTicket, NewUser, Organisation, RedeemedTicket, ResumeTokenHash, Stream, User,
+    AccessState, Bot, FinalRead, Job, JobUpdate, LoginCounters, LoginRecord, Meeting, MfaState,
+    NewFinal, NewJob, NewMeeting, NewSession, NewStream, NewTicket, NewUser, Organisation,
+    RedeemedTicket, ResumeTokenHash, Revocation, Rotation, RotationOutcome, Stream, User,
+    UserChange,
 };
 use crate::sealing::ReencryptReport;
 
@@ -169,6 +171,112 @@ pub trait Store: Send + Sync + 'static {
     /// whose hash is `hash` and returns it, expired or not (the caller checks); `None` if no
     /// such ticket exists (unknown, or already used on any server).
     async fn take_ticket(&self, hash: &[u8; 32]) -> StoreResult<Option<RedeemedTicket>>;
+
+    // ---- sign-in: lockout, sessions, revocation, second factor ----
+
+    /// Stores the user's lockout counters (scribe-auth computes them). `NotFound` if the user
+    /// is not the scope's.
+    async fn set_login_counters(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        counters: LoginCounters,
+    ) -> StoreResult<()>;
+
+    /// Starts a session for an active user of the scope with its first refresh token's hash.
+    /// `NotFound` if the user is not the scope's or is disabled.
+    async fn create_session(&self, scope: &OrgScope, new: NewSession) -> StoreResult<()>;
+
+    /// Spends a refresh token and makes `next` the session's current one, atomically (two
+    /// servers presented the same token: one rotates, the other sees reuse). A token that was
+    /// already spent revokes the whole session.
+    async fn rotate_session(
+        &self,
+        scope: &OrgScope,
+        rotation: Rotation,
+    ) -> StoreResult<RotationOutcome>;
+
+    /// Ends one session or all of a user's; returns how many were still open.
+    async fn revoke_sessions(
+        &self,
+        scope: &OrgScope,
+        which: Revocation,
+        now_ms: u64,
+    ) -> StoreResult<u64>;
+
+    /// Denylists one token (its SHA-256) until `expires_at_ms`; expired entries are purged on
+    /// the way.
+    async fn deny_token(
+        &self,
+        scope: &OrgScope,
+        hash: &[u8; 32],
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> StoreResult<()>;
+
+    /// Whether an access token of `user` in `session` with hash `token_hash` still opens the
+    /// API: the user exists and is not disabled, the session is open and unexpired, the token is
+    /// not denylisted. One query per request.
+    async fn access_state(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        session: SessionId,
+        token_hash: &[u8; 32],
+        now_ms: u64,
+    ) -> StoreResult<AccessState>;
+
+    /// Changes a user's role or disabled flag. Disabling ends every session of the user in the
+    /// same transaction. `NotFound` if the user is not the scope's.
+    async fn change_user(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        change: UserChange,
+        now_ms: u64,
+    ) -> StoreResult<User>;
+
+    /// Every user of the scope's organisation, oldest first.
+    async fn list_users(&self, scope: &OrgScope) -> StoreResult<Vec<User>>;
+
+    /// The user's second factor.
+    async fn mfa_state(&self, scope: &OrgScope, user: UserId) -> StoreResult<MfaState>;
+
+    /// Starts (`Some`, base32 secret, sealed at rest) or removes (`None`) a TOTP enrolment.
+    /// Either way MFA is off and the backup codes are gone until [`Store::enable_mfa`].
+    async fn set_mfa_secret(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        secret: Option<String>,
+    ) -> StoreResult<()>;
+
+    /// Confirms the pending enrolment: MFA on, `step` spent, the backup codes (SHA-256 hashes)
+    /// replace any earlier ones. `Conflict` if there is no pending secret.
+    async fn enable_mfa(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        step: u64,
+        backup_codes: Vec<[u8; 32]>,
+    ) -> StoreResult<()>;
+
+    /// Spends TOTP time step `step` if it is later than the last one accepted: `false` if it
+    /// is not (a replayed code, here or on another server).
+    async fn claim_totp_step(&self, scope: &OrgScope, user: UserId, step: u64)
+        -> StoreResult<bool>;
+
+    /// Spends an unused backup code: `false` if the user has no such unused code.
+    async fn use_backup_code(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        hash: &[u8; 32],
+        now_ms: u64,
+    ) -> StoreResult<bool>;
+
+    /// Requires (or stops requiring) MFA of every user of the scope's organisation.
+    async fn set_org_mfa_required(&self, scope: &OrgScope, required: bool) -> StoreResult<()>;
 
     // ---- encryption at rest: key management ----
 

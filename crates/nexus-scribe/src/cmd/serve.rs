@@ -57,6 +57,9 @@ pub async fn run(config: &Config, listen: Option<SocketAddr>) -> anyhow::Result<
             max_upload_bytes: config.server.max_upload_bytes,
             recording_beam_size: config.engine.beam_size,
             recording_max_utterance_ms: gateway::config::RECORDING_MAX_UTTERANCE_MS,
+            login_throttle: config.auth.login_throttle(),
+            mfa_throttle: config.auth.mfa_throttle(),
+            lockout: config.auth.lockout(),
         },
     });
     // Other servers on the same database: their finals reach this server's viewers.

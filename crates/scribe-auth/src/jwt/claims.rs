@@ -2,21 +2,22 @@
 
 use std::fmt;
 
-use scribe_core::{OrgId, UserId};
+use scribe_core::{OrgId, SessionId, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::role::Role;
 
 /// The kind of a token, carried in the `typ` claim so one kind can never be used as another
-/// (RFC 8725 §3.11). Only access tokens are issued today; the identity issue adds refresh
-/// tokens (rotated on use) and pre-MFA tokens (which open nothing but MFA verification).
+/// (RFC 8725 §3.11).
+/// Access and refresh tokens carry their sign-in session (`sid`); pre-MFA tokens open nothing
+/// but MFA verification and belong to no session yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TokenType {
     /// Opens the API and WebSockets; 1 hour.
     Access,
-    /// Obtains new access tokens; 30 days, single use (issue 5).
+    /// Obtains new access tokens; 30 days, single use (rotated on every use).
     Refresh,
-    /// Proves the password step of an MFA login; 5 minutes (issue 5).
+    /// Proves the password step of an MFA login; 5 minutes.
     PreMfa,
 }
 
@@ -56,6 +57,9 @@ pub(crate) struct WireClaims {
     pub(crate) nbf: u64,
     pub(crate) exp: u64,
     pub(crate) jti: String,
+    /// The sign-in session (access and refresh tokens; pre-MFA tokens belong to none yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) sid: Option<String>,
 }
 
 /// The verified claims of a token. Only [`crate::TokenService`] makes these.
@@ -69,6 +73,7 @@ pub struct TokenClaims {
     pub(crate) not_before: u64,
     pub(crate) expires_at: u64,
     pub(crate) token_id: String,
+    pub(crate) session_id: Option<SessionId>,
 }
 
 impl TokenClaims {
@@ -103,5 +108,9 @@ impl TokenClaims {
     /// `jti`: the token's random id (not a secret).
     pub fn token_id(&self) -> &str {
         &self.token_id
+    }
+    /// `sid`: the sign-in session of an access or refresh token (`None` for pre-MFA tokens).
+    pub fn session_id(&self) -> Option<SessionId> {
+        self.session_id
     }
 }

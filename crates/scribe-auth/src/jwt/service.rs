@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Header, Validation};
-use scribe_core::{OrgId, UserId};
+use scribe_core::{OrgId, SessionId, UserId};
 use secrecy::SecretString;
 
 use super::claims::{TokenClaims, TokenType, WireClaims};
@@ -33,9 +33,9 @@ pub struct TokenConfig {
     pub audience: String,
     /// Lifetime of access tokens (1 hour).
     pub access_ttl: Duration,
-    /// Lifetime of refresh tokens (30 days; used from issue 5).
+    /// Lifetime of refresh tokens (30 days).
     pub refresh_ttl: Duration,
-    /// Lifetime of pre-MFA tokens (5 minutes; used from issue 5).
+    /// Lifetime of pre-MFA tokens (5 minutes).
     pub pre_mfa_ttl: Duration,
     /// Clock skew tolerated on `iat`, `nbf` and `exp` between nodes (5 s).
     pub leeway: Duration,
@@ -93,6 +93,15 @@ impl VerifiedAccess {
     /// The caller, by value.
     pub fn into_principal(self) -> Principal {
         self.principal
+    }
+    /// The caller with the role the store holds now instead of the one in the token (a role
+    /// change takes effect at once, not when the token expires).
+    pub fn into_principal_with_role(self, role: Role) -> Principal {
+        Principal::User(UserPrincipal::new(
+            self.claims.user_id,
+            self.claims.org_id,
+            role,
+        ))
     }
     /// The token's claims.
     pub fn claims(&self) -> &TokenClaims {
@@ -152,14 +161,39 @@ impl TokenService {
         &self.config
     }
 
-    /// An access token for `user` of `org` with `role`, valid from now for `access_ttl`.
+    /// An access token for `user` of `org` with `role` in `session`, valid from now for
+    /// `access_ttl`.
     pub fn issue_access(
         &self,
         user: UserId,
         org: OrgId,
         role: Role,
+        session: SessionId,
     ) -> Result<IssuedToken, AuthError> {
-        self.issue(TokenType::Access, user, org, role)
+        self.issue(TokenType::Access, user, org, role, Some(session))
+    }
+
+    /// A refresh token of `session`, valid for `refresh_ttl` (spent on its first use: the store
+    /// keeps its hash and rotates it).
+    pub fn issue_refresh(
+        &self,
+        user: UserId,
+        org: OrgId,
+        role: Role,
+        session: SessionId,
+    ) -> Result<IssuedToken, AuthError> {
+        self.issue(TokenType::Refresh, user, org, role, Some(session))
+    }
+
+    /// A pre-MFA token: proof that the password was right, good for `pre_mfa_ttl` and for
+    /// nothing but completing the second factor.
+    pub fn issue_pre_mfa(
+        &self,
+        user: UserId,
+        org: OrgId,
+        role: Role,
+    ) -> Result<IssuedToken, AuthError> {
+        self.issue(TokenType::PreMfa, user, org, role, None)
     }
 
     pub(crate) fn issue(
@@ -168,6 +202,7 @@ impl TokenService {
         user: UserId,
         org: OrgId,
         role: Role,
+        session: Option<SessionId>,
     ) -> Result<IssuedToken, AuthError> {
         let now = self.clock.unix_seconds();
         let ttl = self.config.ttl(kind).as_secs();
@@ -183,6 +218,7 @@ impl TokenService {
             nbf: now,
             exp: now.saturating_add(ttl),
             jti: token_id.clone(),
+            sid: session.map(|s| s.to_string()),
         };
         let keys = self.current_keys();
         let token = jsonwebtoken::encode(
@@ -243,6 +279,15 @@ impl TokenService {
         if claims.jti.is_empty() || claims.jti.len() > 128 {
             return reject(TokenRejection::Claims);
         }
+        // Access and refresh tokens belong to a session; pre-MFA tokens to none.
+        let session_id = match (token_type, claims.sid.as_deref()) {
+            (TokenType::PreMfa, None) => None,
+            (TokenType::Access | TokenType::Refresh, Some(sid)) => match sid.parse() {
+                Ok(s) => Some(s),
+                Err(_) => return reject(TokenRejection::Claims),
+            },
+            _ => return reject(TokenRejection::Claims),
+        };
         Ok(TokenClaims {
             user_id,
             org_id,
@@ -252,6 +297,7 @@ impl TokenService {
             not_before: claims.nbf,
             expires_at: claims.exp,
             token_id: claims.jti,
+            session_id,
         })
     }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use scribe_core::{OrgId, UserId};
+use scribe_core::{OrgId, SessionId, UserId};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use sha2::{Sha256, Sha512};
@@ -24,6 +24,7 @@ struct Fixture {
     service: TokenService,
     user: UserId,
     org: OrgId,
+    session: SessionId,
 }
 
 fn keys(current: &str, previous: &[&str]) -> JwtKeys {
@@ -39,6 +40,7 @@ fn fixture() -> Fixture {
         service,
         user: UserId::generate(),
         org: OrgId::generate(),
+        session: SessionId::generate(),
     }
 }
 
@@ -46,7 +48,7 @@ impl Fixture {
     fn issue(&self) -> String {
         let issued = self
             .service
-            .issue_access(self.user, self.org, Role::Editor)
+            .issue_access(self.user, self.org, Role::Editor, self.session)
             .expect("issue");
         issued.token.expose_secret().to_owned()
     }
@@ -58,6 +60,7 @@ impl Fixture {
             "sub": self.user.to_string(), "org": self.org.to_string(),
             "role": "editor", "typ": "access",
             "iat": NOW, "nbf": NOW, "exp": NOW + 3600, "jti": "abcdefghijklmnopqrstuv",
+            "sid": self.session.to_string(),
         })
     }
 
@@ -106,7 +109,7 @@ fn issued_access_token_verifies_to_the_user() {
     let f = fixture();
     let issued = f
         .service
-        .issue_access(f.user, f.org, Role::Admin)
+        .issue_access(f.user, f.org, Role::Admin, f.session)
         .expect("issue");
     assert_eq!(issued.expires_in, 3600);
     assert_eq!(issued.expires_at, NOW + 3600);
@@ -141,11 +144,11 @@ fn jti_is_random_per_token() {
     let f = fixture();
     let a = f
         .service
-        .issue_access(f.user, f.org, Role::Viewer)
+        .issue_access(f.user, f.org, Role::Viewer, f.session)
         .expect("issue");
     let b = f
         .service
-        .issue_access(f.user, f.org, Role::Viewer)
+        .issue_access(f.user, f.org, Role::Viewer, f.session)
         .expect("issue");
     assert_ne!(a.token_id, b.token_id);
     assert!(a.token_id.len() >= 22);
@@ -280,7 +283,13 @@ fn a_refresh_or_pre_mfa_token_is_not_an_access_token() {
     for kind in [TokenType::Refresh, TokenType::PreMfa] {
         let issued = f
             .service
-            .issue(kind, f.user, f.org, Role::Admin)
+            .issue(
+                kind,
+                f.user,
+                f.org,
+                Role::Admin,
+                (kind == TokenType::Refresh).then_some(f.session),
+            )
             .expect("issue");
         let token = issued.token.expose_secret();
         assert!(matches!(
@@ -301,7 +310,7 @@ fn a_refresh_or_pre_mfa_token_is_not_an_access_token() {
 fn missing_or_malformed_claims_are_refused() {
     let f = fixture();
     for claim in [
-        "iss", "aud", "sub", "org", "role", "typ", "iat", "nbf", "exp", "jti",
+        "iss", "aud", "sub", "org", "role", "typ", "iat", "nbf", "exp", "jti", "sid",
     ] {
         let mut claims = f.claims();
         claims.as_object_mut().expect("object").remove(claim);
@@ -323,6 +332,46 @@ fn missing_or_malformed_claims_are_refused() {
         f.rejection(&forge(&hs256(), &claims, KEY_A)),
         TokenRejection::Claims
     );
+}
+
+#[test]
+fn session_claim_belongs_to_access_and_refresh_tokens_only() {
+    let f = fixture();
+    let mut claims = f.claims();
+    claims["sid"] = json!("not-a-session");
+    assert_eq!(
+        f.rejection(&forge(&hs256(), &claims, KEY_A)),
+        TokenRejection::Claims
+    );
+    // A pre-MFA token carrying a session is not one the service issued.
+    let mut claims = f.claims();
+    claims["typ"] = json!("pre_mfa");
+    claims["exp"] = json!(NOW + 300);
+    let forged = forge(&hs256(), &claims, KEY_A);
+    assert!(matches!(
+        f.service.verify(&forged, TokenType::PreMfa),
+        Err(AuthError::InvalidToken(TokenRejection::Claims))
+    ));
+    let issued = f
+        .service
+        .issue_pre_mfa(f.user, f.org, Role::Admin)
+        .expect("issue");
+    let claims = f
+        .service
+        .verify(issued.token.expose_secret(), TokenType::PreMfa)
+        .expect("pre-MFA");
+    assert_eq!(claims.session_id(), None);
+    assert_eq!(issued.expires_in, 300);
+    let refresh = f
+        .service
+        .issue_refresh(f.user, f.org, Role::Admin, f.session)
+        .expect("refresh");
+    let claims = f
+        .service
+        .verify(refresh.token.expose_secret(), TokenType::Refresh)
+        .expect("refresh verifies");
+    assert_eq!(claims.session_id(), Some(f.session));
+    assert_eq!(refresh.expires_in, 30 * 24 * 3600);
 }
 
 #[test]
@@ -400,7 +449,7 @@ fn debug_output_holds_no_key_or_token() {
     let f = fixture();
     let issued = f
         .service
-        .issue_access(f.user, f.org, Role::Viewer)
+        .issue_access(f.user, f.org, Role::Viewer, f.session)
         .expect("issue");
     let token = issued.token.expose_secret().to_owned();
     let verified = f.service.verify_access(&token).expect("valid");

@@ -15,6 +15,7 @@ mod keys;
 mod meetings;
 pub mod postgres;
 mod segments;
+mod sessions;
 mod sharing;
 mod streams;
 mod tickets;
@@ -41,6 +42,10 @@ pub use segments::{
     append_final_retry_is_idempotent, delete_meeting_removes_its_finals,
     finals_follow_stream_rules, list_finals_since_seq, partials_share_the_seq_counter,
     seq_gapless_under_concurrent_appends, unicode_text_round_trips,
+};
+pub use sessions::{
+    disabling_a_user_ends_every_session, lockout_counters_and_second_factor,
+    sessions_rotate_detect_reuse_and_end,
 };
 pub use sharing::{two_handles_append_concurrently, two_handles_see_each_others_writes};
 pub use streams::streams_resume_and_ack;
@@ -80,6 +85,9 @@ macro_rules! store_conformance_suite {
             data_keys_rotate_and_reencrypt,
             jobs_queue_progress_and_finish,
             tickets_are_taken_once_anywhere_and_limited,
+            sessions_rotate_detect_reuse_and_end,
+            disabling_a_user_ends_every_session,
+            lockout_counters_and_second_factor,
         );
     };
     (@tests $harness:ty; $($test:ident),+ $(,)?) => {

@@ -7,12 +7,15 @@ use super::sql::{id, is_unique_violation, now_ms, opt_uint, uint};
 use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    check_bot_name, check_org_name, email_key, Bot, LoginRecord, NewUser, Organisation, User,
+    check_bot_name, check_org_name, email_key, Bot, LoginCounters, LoginRecord, NewUser,
+    Organisation, User,
 };
 use crate::sealing::USER_EMAIL;
 
 const ORG_COLUMNS: &str = "id, name, created_at_ms";
-const USER_COLUMNS: &str = "id, org_id, email, role, created_at_ms, password_hash";
+pub(crate) const USER_COLUMNS: &str = "id, org_id, email, role, created_at_ms, password_hash, \
+     failed_logins, lockouts, locked_until_ms, disabled_at_ms, mfa_enabled, \
+     (SELECT o.mfa_required FROM organisations o WHERE o.id = users.org_id)";
 const BOT_COLUMNS: &str = "id, org_id, name, created_at_ms, revoked_at_ms";
 
 fn org_row(row: &Row<'_>) -> rusqlite::Result<Organisation> {
@@ -23,7 +26,7 @@ fn org_row(row: &Row<'_>) -> rusqlite::Result<Organisation> {
     })
 }
 
-fn login_row(row: &Row<'_>) -> rusqlite::Result<LoginRecord> {
+pub(crate) fn login_row(row: &Row<'_>) -> rusqlite::Result<LoginRecord> {
     Ok(LoginRecord {
         user: User {
             id: id(row, 0)?,
@@ -33,7 +36,20 @@ fn login_row(row: &Row<'_>) -> rusqlite::Result<LoginRecord> {
             created_at_ms: uint(row, 4)?,
         },
         password_hash: row.get(5)?,
+        counters: LoginCounters {
+            failures: count(row, 6)?,
+            lockouts: count(row, 7)?,
+            locked_until_ms: opt_uint(row, 8)?,
+        },
+        disabled: row.get::<_, Option<i64>>(9)?.is_some(),
+        mfa_enabled: row.get(10)?,
+        org_mfa_required: row.get(11)?,
     })
+}
+
+/// A small counter column as `u32` (saturating: a corrupt huge value still locks).
+fn count(row: &Row<'_>, idx: usize) -> rusqlite::Result<u32> {
+    Ok(u32::try_from(uint(row, idx)?).unwrap_or(u32::MAX))
 }
 
 fn bot_row(row: &Row<'_>) -> rusqlite::Result<Bot> {

@@ -9,7 +9,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::model::email_key;
 use crate::sealing::{
     OrgKeys, ReencryptReport, MEETING_TITLE, SEGMENT_SPEAKER, SEGMENT_TEXT, SEGMENT_WORDS,
-    USER_EMAIL,
+    USER_EMAIL, USER_MFA_SECRET,
 };
 
 /// The organisation's wrapped data keys.
@@ -82,9 +82,38 @@ pub(crate) fn reencrypt_org(
     scope: OrgScope,
 ) -> StoreResult<ReencryptReport> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let report = reseal_all(&tx, keys, scope.org_id(), false)?;
+    let mut report = reseal_all(&tx, keys, scope.org_id(), false)?;
+    reseal_mfa_secrets(&tx, keys, scope.org_id(), &mut report)?;
     tx.commit()?;
     Ok(report)
+}
+
+/// TOTP secrets (from migration 6 on; never plain text, so not part of [`reseal_all`], which
+/// also runs while migrating older databases).
+fn reseal_mfa_secrets(
+    conn: &Connection,
+    keys: &Keyring,
+    org: OrgId,
+    report: &mut ReencryptReport,
+) -> StoreResult<()> {
+    let org_keys = org_keys(conn, keys, org)?;
+    let secrets: Vec<(String, String)> = {
+        let mut stmt = conn.prepare(
+            "SELECT id, mfa_secret FROM users WHERE org_id = ?1 AND mfa_secret IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([org.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (id, secret) in secrets {
+        let outcome = org_keys.reseal(USER_MFA_SECRET, &id, &secret, false);
+        if let Some(sealed) = report.count(USER_MFA_SECRET, &id, outcome) {
+            conn.execute(
+                "UPDATE users SET mfa_secret = ?2 WHERE id = ?1",
+                (&id, sealed),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// Seals every sensitive value of `org` that is not under its newest key again (inside the

@@ -24,6 +24,7 @@ mod meetings;
 mod migrate;
 mod pool;
 mod segments;
+mod sessions;
 mod sql;
 mod streams;
 mod tickets;
@@ -35,14 +36,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use scribe_core::{BotId, JobId, MeetingId, OrgId, OrgScope, StreamId, UserId};
+use scribe_core::{BotId, JobId, MeetingId, OrgId, OrgScope, SessionId, StreamId, UserId};
 
 use self::pool::Pool;
 use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    Bot, FinalRead, Job, JobUpdate, LoginRecord, Meeting, NewFinal, NewJob, NewMeeting, NewStream,
-    NewTicket, NewUser, Organisation, RedeemedTicket, ResumeTokenHash, Stream, User,
+    AccessState, Bot, FinalRead, Job, JobUpdate, LoginCounters, LoginRecord, Meeting, MfaState,
+    NewFinal, NewJob, NewMeeting, NewSession, NewStream, NewTicket, NewUser, Organisation,
+    RedeemedTicket, ResumeTokenHash, Revocation, Rotation, RotationOutcome, Stream, User,
+    UserChange,
 };
 use crate::sealing::ReencryptReport;
 use crate::store::Store;
@@ -358,6 +361,159 @@ impl Store for EmbeddedStore {
     async fn take_ticket(&self, hash: &[u8; 32]) -> StoreResult<Option<RedeemedTicket>> {
         let hash = *hash;
         self.pool.run(move |c| tickets::take_ticket(c, hash)).await
+    }
+
+    async fn set_login_counters(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        counters: LoginCounters,
+    ) -> StoreResult<()> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| sessions::set_login_counters(c, scope, user, counters))
+            .await
+    }
+
+    async fn create_session(&self, scope: &OrgScope, new: NewSession) -> StoreResult<()> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| sessions::create_session(c, scope, new))
+            .await
+    }
+
+    async fn rotate_session(
+        &self,
+        scope: &OrgScope,
+        rotation: Rotation,
+    ) -> StoreResult<RotationOutcome> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| sessions::rotate_session(c, scope, rotation))
+            .await
+    }
+
+    async fn revoke_sessions(
+        &self,
+        scope: &OrgScope,
+        which: Revocation,
+        now_ms: u64,
+    ) -> StoreResult<u64> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| sessions::revoke_sessions(c, scope, which, now_ms))
+            .await
+    }
+
+    async fn deny_token(
+        &self,
+        scope: &OrgScope,
+        hash: &[u8; 32],
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> StoreResult<()> {
+        let (scope, hash) = (*scope, *hash);
+        self.pool
+            .run(move |c| sessions::deny_token(c, scope, hash, expires_at_ms, now_ms))
+            .await
+    }
+
+    async fn access_state(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        session: SessionId,
+        token_hash: &[u8; 32],
+        now_ms: u64,
+    ) -> StoreResult<AccessState> {
+        let (scope, hash) = (*scope, *token_hash);
+        self.pool
+            .run(move |c| sessions::access_state(c, scope, user, session, hash, now_ms))
+            .await
+    }
+
+    async fn change_user(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        change: UserChange,
+        now_ms: u64,
+    ) -> StoreResult<User> {
+        let (scope, keys) = (*scope, self.keys.clone());
+        self.pool
+            .run(move |c| sessions::change_user(c, &keys, scope, user, change, now_ms))
+            .await
+    }
+
+    async fn list_users(&self, scope: &OrgScope) -> StoreResult<Vec<User>> {
+        let (scope, keys) = (*scope, self.keys.clone());
+        self.pool
+            .run(move |c| sessions::list_users(c, &keys, scope))
+            .await
+    }
+
+    async fn mfa_state(&self, scope: &OrgScope, user: UserId) -> StoreResult<MfaState> {
+        let (scope, keys) = (*scope, self.keys.clone());
+        self.pool
+            .run(move |c| sessions::mfa_state(c, &keys, scope, user))
+            .await
+    }
+
+    async fn set_mfa_secret(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        secret: Option<String>,
+    ) -> StoreResult<()> {
+        let (scope, keys) = (*scope, self.keys.clone());
+        self.pool
+            .run(move |c| sessions::set_mfa_secret(c, &keys, scope, user, secret))
+            .await
+    }
+
+    async fn enable_mfa(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        step: u64,
+        backup_codes: Vec<[u8; 32]>,
+    ) -> StoreResult<()> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| sessions::enable_mfa(c, scope, user, step, backup_codes))
+            .await
+    }
+
+    async fn claim_totp_step(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        step: u64,
+    ) -> StoreResult<bool> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| sessions::claim_totp_step(c, scope, user, step))
+            .await
+    }
+
+    async fn use_backup_code(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        hash: &[u8; 32],
+        now_ms: u64,
+    ) -> StoreResult<bool> {
+        let (scope, hash) = (*scope, *hash);
+        self.pool
+            .run(move |c| sessions::use_backup_code(c, scope, user, hash, now_ms))
+            .await
+    }
+
+    async fn set_org_mfa_required(&self, scope: &OrgScope, required: bool) -> StoreResult<()> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| sessions::set_org_mfa_required(c, scope, required))
+            .await
     }
 
     async fn rotate_data_key(&self, scope: &OrgScope) -> StoreResult<u32> {

@@ -10,13 +10,15 @@ use super::sql::{
 use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    check_bot_name, check_org_name, email_key, now_ms, Bot, LoginRecord, NewUser, Organisation,
-    User,
+    check_bot_name, check_org_name, email_key, now_ms, Bot, LoginCounters, LoginRecord, NewUser,
+    Organisation, User,
 };
 use crate::sealing::USER_EMAIL;
 
 const ORG_COLUMNS: &str = "id, name, created_at_ms";
-const USER_COLUMNS: &str = "id, org_id, email, role, created_at_ms, password_hash";
+pub(crate) const USER_COLUMNS: &str = "id, org_id, email, role, created_at_ms, password_hash, \
+     failed_logins, lockouts, locked_until_ms, disabled_at_ms, mfa_enabled, \
+     (SELECT o.mfa_required FROM organisations o WHERE o.id = users.org_id)";
 const BOT_COLUMNS: &str = "id, org_id, name, created_at_ms, revoked_at_ms";
 
 fn org_row(row: &Row) -> StoreResult<Organisation> {
@@ -27,7 +29,7 @@ fn org_row(row: &Row) -> StoreResult<Organisation> {
     })
 }
 
-fn login_row(row: &Row) -> StoreResult<LoginRecord> {
+pub(crate) fn login_row(row: &Row) -> StoreResult<LoginRecord> {
     Ok(LoginRecord {
         user: User {
             id: id(row, 0, UserId::from_uuid)?,
@@ -37,7 +39,21 @@ fn login_row(row: &Row) -> StoreResult<LoginRecord> {
             created_at_ms: uint(row, 4)?,
         },
         password_hash: row.try_get(5)?,
+        counters: LoginCounters {
+            failures: count(row, 6)?,
+            lockouts: count(row, 7)?,
+            locked_until_ms: opt_uint(row, 8)?,
+        },
+        disabled: row.try_get::<_, Option<i64>>(9)?.is_some(),
+        mfa_enabled: row.try_get(10)?,
+        org_mfa_required: row.try_get(11)?,
     })
+}
+
+/// A small counter column as `u32`.
+fn count(row: &Row, idx: usize) -> StoreResult<u32> {
+    let v: i32 = row.try_get(idx)?;
+    u32::try_from(v).map_err(|_| StoreError::Corrupt("negative number in a counter column"))
 }
 
 fn bot_row(row: &Row) -> StoreResult<Bot> {

@@ -115,7 +115,8 @@ pub(crate) async fn reencrypt_org(
     scope: &OrgScope,
 ) -> StoreResult<ReencryptReport> {
     let tx = scoped(client, scope).await?;
-    let report = reseal_all(&tx, keys, scope.org_id(), false).await?;
+    let mut report = reseal_all(&tx, keys, scope.org_id(), false).await?;
+    super::sessions::reseal_mfa_secrets(&tx, keys, scope, &mut report).await?;
     tx.commit().await?;
     Ok(report)
 }

@@ -18,6 +18,7 @@ mod keys;
 mod meetings;
 mod migrate;
 mod segments;
+mod sessions;
 mod sql;
 mod streams;
 mod tickets;
@@ -31,15 +32,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Client, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use scribe_core::{BotId, JobId, MeetingId, OrgId, OrgScope, StreamId, UserId};
+use scribe_core::{BotId, JobId, MeetingId, OrgId, OrgScope, SessionId, StreamId, UserId};
 use tokio_postgres::config::{Host, SslMode};
 
 use crate::change::Change;
 use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    Bot, FinalRead, Job, JobUpdate, LoginRecord, Meeting, NewFinal, NewJob, NewMeeting, NewStream,
-    NewTicket, NewUser, Organisation, RedeemedTicket, ResumeTokenHash, Stream, User,
+    AccessState, Bot, FinalRead, Job, JobUpdate, LoginCounters, LoginRecord, Meeting, MfaState,
+    NewFinal, NewJob, NewMeeting, NewSession, NewStream, NewTicket, NewUser, Organisation,
+    RedeemedTicket, ResumeTokenHash, Revocation, Rotation, RotationOutcome, Stream, User,
+    UserChange,
 };
 use crate::sealing::ReencryptReport;
 use crate::store::Store;
@@ -503,6 +506,129 @@ impl Store for PostgresStore {
 
     async fn take_ticket(&self, hash: &[u8; 32]) -> StoreResult<Option<RedeemedTicket>> {
         on_client!(self, tickets::take_ticket(*hash))
+    }
+
+    async fn set_login_counters(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        counters: LoginCounters,
+    ) -> StoreResult<()> {
+        on_client!(self, sessions::set_login_counters(scope, user, counters))
+    }
+
+    async fn create_session(&self, scope: &OrgScope, new: NewSession) -> StoreResult<()> {
+        on_client!(self, sessions::create_session(scope, new))
+    }
+
+    async fn rotate_session(
+        &self,
+        scope: &OrgScope,
+        rotation: Rotation,
+    ) -> StoreResult<RotationOutcome> {
+        on_client!(self, sessions::rotate_session(scope, rotation))
+    }
+
+    async fn revoke_sessions(
+        &self,
+        scope: &OrgScope,
+        which: Revocation,
+        now_ms: u64,
+    ) -> StoreResult<u64> {
+        on_client!(self, sessions::revoke_sessions(scope, which, now_ms))
+    }
+
+    async fn deny_token(
+        &self,
+        scope: &OrgScope,
+        hash: &[u8; 32],
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> StoreResult<()> {
+        on_client!(
+            self,
+            sessions::deny_token(scope, *hash, expires_at_ms, now_ms)
+        )
+    }
+
+    async fn access_state(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        session: SessionId,
+        token_hash: &[u8; 32],
+        now_ms: u64,
+    ) -> StoreResult<AccessState> {
+        on_client!(
+            self,
+            sessions::access_state(scope, user, session, *token_hash, now_ms)
+        )
+    }
+
+    async fn change_user(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        change: UserChange,
+        now_ms: u64,
+    ) -> StoreResult<User> {
+        on_client!(
+            self,
+            sessions::change_user(&self.keys, scope, user, change, now_ms)
+        )
+    }
+
+    async fn list_users(&self, scope: &OrgScope) -> StoreResult<Vec<User>> {
+        on_client!(self, sessions::list_users(&self.keys, scope))
+    }
+
+    async fn mfa_state(&self, scope: &OrgScope, user: UserId) -> StoreResult<MfaState> {
+        on_client!(self, sessions::mfa_state(&self.keys, scope, user))
+    }
+
+    async fn set_mfa_secret(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        secret: Option<String>,
+    ) -> StoreResult<()> {
+        on_client!(
+            self,
+            sessions::set_mfa_secret(&self.keys, scope, user, secret)
+        )
+    }
+
+    async fn enable_mfa(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        step: u64,
+        backup_codes: Vec<[u8; 32]>,
+    ) -> StoreResult<()> {
+        on_client!(self, sessions::enable_mfa(scope, user, step, backup_codes))
+    }
+
+    async fn claim_totp_step(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        step: u64,
+    ) -> StoreResult<bool> {
+        on_client!(self, sessions::claim_totp_step(scope, user, step))
+    }
+
+    async fn use_backup_code(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+        hash: &[u8; 32],
+        now_ms: u64,
+    ) -> StoreResult<bool> {
+        on_client!(self, sessions::use_backup_code(scope, user, *hash, now_ms))
+    }
+
+    async fn set_org_mfa_required(&self, scope: &OrgScope, required: bool) -> StoreResult<()> {
+        on_client!(self, sessions::set_org_mfa_required(scope, required))
     }
 
     async fn rotate_data_key(&self, scope: &OrgScope) -> StoreResult<u32> {
