@@ -6,6 +6,7 @@ mod cli_config;
 mod durability;
 mod live;
 mod live_page;
+mod logs;
 mod nodes;
 mod recordings;
 mod transcribe;
