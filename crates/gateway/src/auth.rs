@@ -32,6 +32,14 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// touched for a forged token), then one store query — the user is active, the session open,
 /// the token not denylisted — which also gives the user's role as it is now.
 pub async fn user_from_token(app: &AppState, token: &str) -> Result<Principal, ApiError> {
+    Ok(checked_access(app, token).await?.0)
+}
+
+/// [`user_from_token`] with the token's verified claims (for logout, which denylists it).
+pub async fn checked_access(
+    app: &AppState,
+    token: &str,
+) -> Result<(Principal, scribe_auth::TokenClaims), ApiError> {
     let verified = app.tokens.verify_access(token).map_err(|e| {
         log_rejection("access token", &e);
         unauthenticated()
@@ -53,7 +61,11 @@ pub async fn user_from_token(app: &AppState, token: &str) -> Result<Principal, A
         .map_err(|e| internal("access check", &e))?;
     match state {
         AccessState::Active { role } => {
-            Ok(verified.into_principal_with_role(Role::from_stored(&role)))
+            let claims = claims.clone();
+            Ok((
+                verified.into_principal_with_role(Role::from_stored(&role)),
+                claims,
+            ))
         }
         AccessState::Ended(reason) => {
             tracing::info!(user_id = %claims.user_id(), reason, "access token rejected");

@@ -320,13 +320,7 @@ pub async fn refresh(
 /// stops working) and the access token is denylisted until it would have expired.
 pub async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let token = bearer(&headers).ok_or_else(unauthenticated)?;
-    let principal = crate::auth::user_from_token(&app, token).await?;
-    let claims = app
-        .tokens
-        .verify_access(token)
-        .map_err(|_| unauthenticated())?
-        .claims()
-        .clone();
+    let (principal, claims) = crate::auth::checked_access(&app, token).await?;
     end_token(&app, &principal.scope(), &claims, token).await?;
     tracing::info!(user_id = %claims.user_id(), "logout");
     Ok(StatusCode::NO_CONTENT.into_response())
