@@ -2,18 +2,19 @@
 //! bodies with unknown fields are refused with a message naming the field.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use scribe_auth::{ExposeSecret, Principal, Role};
+use scribe_auth::{ExposeSecret, MeetingPermission, Principal, Role};
 use scribe_core::{ErrorCode, MeetingId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use transcript_storage::{Meeting, NewMeeting};
 
+use crate::access::{self, MeetingAccess};
 use crate::app::AppState;
-use crate::auth::{self, api_user, internal, readable_meeting};
+use crate::auth::{self, api_user, internal};
 use crate::error::ApiError;
 
 /// Largest JSON body the API reads.
@@ -73,7 +74,8 @@ struct TicketResponse {
 }
 
 /// `POST /api/v1/ws-tickets {meeting_id}` → a single-use ticket for the meeting's transcript
-/// socket, valid 30 s. Needs Read access to the meeting.
+/// socket, valid 30 s. Needs Read access to the meeting (checked by `access::resolve`, as
+/// the middleware checks path-addressed meetings).
 pub async fn ws_ticket(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -82,7 +84,9 @@ pub async fn ws_ticket(
     let principal = api_user(&app, &headers).await?;
     let req: TicketRequest = json_body(&headers, &body)?;
     let meeting = parse_meeting_id(&req.meeting_id)?;
-    readable_meeting(&app, &principal, meeting).await?;
+    let principal = access::resolve(&app, principal, meeting, MeetingPermission::Read)
+        .await?
+        .principal;
     let issued = scribe_auth::issue_ticket(&principal, meeting, &*app.clock).map_err(|e| {
         let code = e.code();
         if code == ErrorCode::Internal {
@@ -147,14 +151,16 @@ pub async fn list_meetings(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let principal = api_user(&app, &headers).await?;
-    if principal.role() == Some(Role::Guest) {
-        return Ok(Json(serde_json::json!({ "meetings": [] })).into_response());
+    let meetings = match (principal.role(), principal.user_id()) {
+        // Guests see the meetings shared with them, everyone else the organisation's.
+        (Some(Role::Guest), Some(user)) => {
+            app.store
+                .list_granted_meetings(&principal.scope(), user)
+                .await
+        }
+        _ => app.store.list_meetings(&principal.scope()).await,
     }
-    let meetings = app
-        .store
-        .list_meetings(&principal.scope())
-        .await
-        .map_err(|e| internal("meeting list", &e))?;
+    .map_err(|e| internal("meeting list", &e))?;
     let views: Vec<MeetingView> = meetings.into_iter().map(MeetingView::from).collect();
     Ok(Json(serde_json::json!({ "meetings": views })).into_response())
 }
@@ -192,32 +198,38 @@ pub async fn create_meeting(
         )
         .await
         .map_err(|e| internal("meeting create", &e))?;
+    // Whoever creates a meeting administers it (an Editor may delete and share their own).
+    if let (Some(role), Some(user)) = (principal.role(), principal.user_id()) {
+        if role.default_meeting_permission() < Some(MeetingPermission::Admin) {
+            app.store
+                .set_meeting_grant(
+                    &principal.scope(),
+                    meeting.id,
+                    user,
+                    Some(MeetingPermission::Admin.as_str().to_owned()),
+                )
+                .await
+                .map_err(|e| internal("meeting grant", &e))?;
+        }
+    }
     Ok((StatusCode::CREATED, Json(MeetingView::from(meeting))).into_response())
 }
 
-/// `GET /api/v1/meetings/{id}`.
-pub async fn get_meeting(
-    State(app): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let (_, m) = meeting_in_path(&app, &headers, &id).await?;
-    Ok(Json(MeetingView::from(m)).into_response())
+/// `GET /api/v1/meetings/{id}` (Read).
+pub async fn get_meeting(access: MeetingAccess) -> Response {
+    Json(MeetingView::from(access.meeting)).into_response()
 }
 
-/// `DELETE /api/v1/meetings/{id}` (Editor or Admin) → `204`: the meeting, its streams and its
-/// transcript are gone. Viewers watching it here are closed with 4004; a bot still streaming
-/// into it is closed with 4004 at its next final (on any node sharing the store).
+/// `DELETE /api/v1/meetings/{id}` (Admin of the meeting) → `204`: the meeting, its streams,
+/// grants and transcript are gone. Viewers watching it here are closed with 4004; a bot still
+/// streaming into it is closed with 4004 at its next final (on any node sharing the store).
 pub async fn delete_meeting(
     State(app): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    access: MeetingAccess,
 ) -> Result<Response, ApiError> {
-    let (principal, m) = meeting_in_path(&app, &headers, &id).await?;
-    let meeting = m.id;
-    require_editor(&principal, "deleting meetings")?;
+    let meeting = access.meeting.id;
     app.store
-        .delete_meeting(&principal.scope(), meeting)
+        .delete_meeting(&access.principal.scope(), meeting)
         .await
         .map_err(|e| auth::store_error("meeting delete", e))?;
     app.hub.remove(&meeting.to_string());
@@ -233,19 +245,6 @@ pub(crate) fn require_editor(principal: &Principal, what: &str) -> Result<(), Ap
         ErrorCode::Forbidden,
         format!("{what} needs the Editor or Admin role"),
     ))
-}
-
-/// The caller and the meeting named in the path, if the caller may read it (else the same 404
-/// as for a missing meeting).
-async fn meeting_in_path(
-    app: &AppState,
-    headers: &HeaderMap,
-    id: &str,
-) -> Result<(Principal, Meeting), ApiError> {
-    let principal: Principal = api_user(app, headers).await?;
-    let meeting = parse_meeting_id(id)?;
-    let m = auth::readable_meeting(app, &principal, meeting).await?;
-    Ok((principal, m))
 }
 
 /// A meeting id from a path or body: a malformed one is simply not found (ids are not

@@ -1,6 +1,8 @@
 //! The HTTP API on a real embedded store: sign-in, tickets, meetings, metrics — and that none
 //! of it answers without a credential.
 
+mod joining;
+mod matrix;
 mod signin;
 
 use axum::body::Body;

@@ -15,7 +15,7 @@ use transcript_storage::Store;
 use crate::config::GatewayConfig;
 use crate::hub::Hub;
 use crate::ws::ActiveStreams;
-use crate::{api, headers, metrics, pages, signin, users, ws};
+use crate::{access, api, headers, invites, metrics, pages, password, sharing, signin, users, ws};
 
 /// What every handler can reach. Cheap to clone (everything is shared).
 #[derive(Clone)]
@@ -33,6 +33,8 @@ pub struct AppState {
     pub mfa_throttle: Arc<LoginThrottle>,
     /// When failed sign-ins lock an account, and for how long.
     pub lockout: LockoutPolicy,
+    /// The one-time setup code of a fresh install (armed by `serve` when no account exists).
+    pub setup: Arc<crate::invites::SetupCode>,
     /// The secret bot API keys are derived from (PROTOCOL.md §1).
     pub bot_key_secret: Arc<SecretString>,
     pub config: Arc<GatewayConfig>,
@@ -78,6 +80,7 @@ impl AppState {
                 Arc::clone(&parts.clock),
             )),
             lockout: parts.config.lockout,
+            setup: Arc::new(crate::invites::SetupCode::default()),
             bot_key_secret: Arc::new(parts.bot_key_secret),
             config: Arc::new(parts.config),
             active: Arc::new(ActiveStreams::default()),
@@ -113,6 +116,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/auth/login", post(signin::login))
         .route("/api/v1/auth/refresh", post(signin::refresh))
         .route("/api/v1/auth/logout", post(signin::logout))
+        .route("/api/v1/auth/password", post(password::change))
+        .route("/api/v1/auth/password/reset", post(password::reset))
         .route("/api/v1/mfa/enroll", post(signin::enroll))
         .route("/api/v1/mfa/confirm", post(signin::confirm))
         .route("/api/v1/mfa/verify", post(signin::verify))
@@ -122,6 +127,10 @@ pub fn router(state: AppState) -> Router {
             axum::routing::patch(users::change),
         )
         .route(
+            "/api/v1/users/{user_id}/password-reset",
+            post(password::issue_reset),
+        )
+        .route(
             "/api/v1/users/{user_id}/sessions",
             axum::routing::delete(users::revoke_sessions),
         )
@@ -129,11 +138,39 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/organisation/mfa",
             axum::routing::put(users::set_mfa_policy),
         )
+        .route(
+            "/api/v1/organisation",
+            get(users::get_policy).patch(users::change_policy),
+        )
+        .route("/api/v1/invites", get(invites::list).post(invites::create))
+        .route("/api/v1/invites/accept", post(invites::accept))
+        .route(
+            "/api/v1/invites/{invite_id}",
+            axum::routing::delete(invites::revoke),
+        )
+        .route("/api/v1/setup", post(invites::setup))
         .route("/api/v1/ws-tickets", post(api::ws_ticket))
         .route(
             "/api/v1/meetings",
             get(api::list_meetings).post(api::create_meeting),
         )
+        .route("/api/v1/jobs/{job_id}", get(crate::recordings::get_job))
+        .route("/api/v1/bots", post(crate::bots::create))
+        .route(
+            "/api/v1/bots/{bot_id}",
+            axum::routing::delete(crate::bots::revoke),
+        )
+        .merge(meeting_routes(state.clone()))
+        .fallback(|| async { crate::error::ApiError::not_found() })
+        .with_state(state)
+        .layer(axum::middleware::from_fn(headers::security_headers))
+}
+
+/// Every route that names a meeting in its path, behind the access middleware: nothing here
+/// runs unless the caller holds the permission `access::required` names for the route.
+fn meeting_routes(state: AppState) -> Router<AppState> {
+    use axum::routing::put;
+    Router::new()
         .route(
             "/api/v1/meetings/{meeting_id}",
             get(api::get_meeting).delete(api::delete_meeting),
@@ -146,17 +183,14 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/meetings/{meeting_id}/recordings",
             post(crate::recordings::upload),
         )
-        .route("/api/v1/jobs/{job_id}", get(crate::recordings::get_job))
-        .route("/api/v1/bots", post(crate::bots::create))
+        .route("/api/v1/meetings/{meeting_id}/grants", get(sharing::list))
         .route(
-            "/api/v1/bots/{bot_id}",
-            axum::routing::delete(crate::bots::revoke),
+            "/api/v1/meetings/{meeting_id}/grants/{user_id}",
+            put(sharing::put).delete(sharing::delete),
         )
         .route("/ws/audio/{meeting_id}", get(ws::bot::handler))
         .route("/ws/transcription/{meeting_id}", get(ws::viewer::handler))
-        .fallback(|| async { crate::error::ApiError::not_found() })
-        .with_state(state)
-        .layer(axum::middleware::from_fn(headers::security_headers))
+        .route_layer(axum::middleware::from_fn_with_state(state, access::check))
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish.

@@ -156,20 +156,6 @@ pub async fn bot(
     }
 }
 
-/// The meeting `id` if `principal` may read it; a meeting of another organisation, or one a
-/// guest was not given, answers exactly like a missing one.
-pub async fn readable_meeting(
-    app: &AppState,
-    principal: &Principal,
-    id: MeetingId,
-) -> Result<Meeting, ApiError> {
-    if principal.role() == Some(Role::Guest) {
-        // Guests see only meetings shared with them; sharing arrives with the identity work.
-        return Err(ApiError::not_found());
-    }
-    get_meeting(app, &principal.scope(), id).await
-}
-
 /// The meeting `id` of `scope`'s organisation, or `not_found`.
 pub async fn get_meeting(
     app: &AppState,

@@ -72,6 +72,8 @@ pub struct GatewayConfig {
     pub mfa_throttle: ThrottleConfig,
     /// Account lockout after repeated failures.
     pub lockout: LockoutPolicy,
+    /// How long an invitation can be accepted.
+    pub invite_ttl: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -88,9 +90,13 @@ impl Default for GatewayConfig {
             login_throttle: ThrottleConfig::default(),
             mfa_throttle: ThrottleConfig::default(),
             lockout: LockoutPolicy::default(),
+            invite_ttl: DEFAULT_INVITE_TTL,
         }
     }
 }
+
+/// How long an invitation lasts by default: 72 hours.
+pub const DEFAULT_INVITE_TTL: Duration = Duration::from_secs(72 * 3600);
 
 /// Largest recording accepted by default: 500 MB (decimal, as people read it).
 pub const MAX_UPLOAD_BYTES: u64 = 500_000_000;

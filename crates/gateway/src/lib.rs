@@ -2,6 +2,7 @@
 //! per-meeting fan-out hub and the web pages. Speaks HTTP; knows no SQL and no FFI (storage and
 //! the speech engine are reached through their traits and the scheduler).
 
+pub mod access;
 pub mod api;
 pub mod app;
 mod auth;
@@ -11,10 +12,13 @@ pub mod error;
 pub mod follow;
 mod headers;
 pub mod hub;
+pub mod invites;
 pub mod jobs;
 pub mod metrics;
 mod pages;
+mod password;
 mod recordings;
+mod sharing;
 mod signin;
 mod transcript;
 mod users;
@@ -26,4 +30,4 @@ mod api_tests;
 mod testing;
 
 pub use app::{router, serve, AppState, Parts};
-pub use config::{GatewayConfig, WsLimits};
+pub use config::{GatewayConfig, WsLimits, DEFAULT_INVITE_TTL};

@@ -16,11 +16,12 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
+use scribe_auth::MeetingPermission;
 use scribe_core::{ErrorCode, JobId};
 use tokio::io::AsyncWriteExt as _;
 use transcript_storage::{Job, NewJob, NewStream, ResumeTokenHash};
 
-use crate::api::{parse_meeting_id, require_editor};
+use crate::access::{self, MeetingAccess};
 use crate::app::AppState;
 use crate::auth::{self, api_user, store_error};
 use crate::error::ApiError;
@@ -110,14 +111,14 @@ fn uploads_dir(dir: &Path) -> std::io::Result<()> {
 
 pub async fn upload(
     State(app): State<AppState>,
-    UrlPath(id): UrlPath<String>,
+    access: MeetingAccess,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let principal = api_user(&app, &headers).await?;
-    let meeting_id = parse_meeting_id(&id)?;
-    require_editor(&principal, "uploading a recording")?;
-    let meeting = auth::readable_meeting(&app, &principal, meeting_id).await?;
+    // The access middleware checked Write access to the meeting.
+    let MeetingAccess {
+        principal, meeting, ..
+    } = access;
     let dir = app.config.uploads_dir.clone();
     uploads_dir(&dir).map_err(|e| auth::internal("uploads folder", &e))?;
     let raw_type = content_type(&headers);
@@ -298,7 +299,7 @@ pub async fn get_job(
         .await
         .map_err(|e| store_error("job read", e))?;
     // Readable only with the meeting (Guests see only meetings shared with them).
-    auth::readable_meeting(&app, &principal, job.meeting_id).await?;
+    access::resolve(&app, principal, job.meeting_id, MeetingPermission::Read).await?;
     Ok(axum::Json(job_json(&job)).into_response())
 }
 

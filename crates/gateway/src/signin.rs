@@ -34,6 +34,16 @@ const MAX_EMAIL_BYTES: usize = 320;
 const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// The client address of a request (the socket peer; tests without one count as loopback).
+/// Whether `ip` may sign in under an organisation's `networks` (CIDR; empty = anywhere). A
+/// stored range that no longer parses matches nothing (fail closed).
+pub(crate) fn address_allowed(networks: &[String], ip: IpAddr) -> bool {
+    networks.is_empty()
+        || networks
+            .iter()
+            .filter_map(|n| n.parse::<scribe_auth::IpNetwork>().ok())
+            .any(|n| n.contains(ip))
+}
+
 pub(crate) fn client_ip(connect: Option<&Extension<ConnectInfo<SocketAddr>>>) -> IpAddr {
     connect.map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0 .0.ip())
 }
@@ -47,7 +57,11 @@ fn invalid_code() -> ApiError {
 }
 
 /// Applies a throttle: `429` with `Retry-After` when the address (or everyone) is over it.
-fn throttle(limiter: &scribe_auth::LoginThrottle, ip: IpAddr, what: &str) -> Result<(), ApiError> {
+pub(crate) fn throttle(
+    limiter: &scribe_auth::LoginThrottle,
+    ip: IpAddr,
+    what: &str,
+) -> Result<(), ApiError> {
     limiter.check(ip).map_err(|t| {
         tracing::warn!(scope = ?t.scope, "{what} throttled");
         ApiError::rate_limited(
@@ -66,7 +80,7 @@ struct LoginRequest {
 
 /// The tokens of a signed-in session.
 #[derive(Serialize)]
-struct TokenPair {
+pub(crate) struct TokenPair {
     access_token: String,
     refresh_token: String,
     token_type: &'static str,
@@ -91,7 +105,7 @@ fn counters_of(a: LoginAttempts) -> LoginCounters {
     }
 }
 
-fn attempts_of(c: LoginCounters) -> LoginAttempts {
+pub(crate) fn attempts_of(c: LoginCounters) -> LoginAttempts {
     LoginAttempts {
         failures: c.failures,
         lockouts: c.lockouts,
@@ -100,7 +114,12 @@ fn attempts_of(c: LoginCounters) -> LoginAttempts {
 }
 
 /// Counts a failed sign-in step (password or second factor) against the account.
-async fn count_failure(app: &AppState, scope: &OrgScope, user: UserId, now: LoginCounters) {
+pub(crate) async fn count_failure(
+    app: &AppState,
+    scope: &OrgScope,
+    user: UserId,
+    now: LoginCounters,
+) {
     let now_ms = unix_ms(app.clock.now());
     let next = attempts_of(now).after_failure(&app.lockout, now_ms);
     if next.locked_until_ms != now.locked_until_ms {
@@ -122,7 +141,8 @@ pub async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    throttle(&app.login_throttle, client_ip(connect.as_ref()), "login")?;
+    let ip = client_ip(connect.as_ref());
+    throttle(&app.login_throttle, ip, "login")?;
     let req: LoginRequest = json_body(&headers, &body)?;
     if req.email.len() > MAX_EMAIL_BYTES || req.password.len() > MAX_PASSWORD_BYTES {
         return Err(invalid_login());
@@ -151,6 +171,12 @@ pub async fn login(
     };
     let user = &record.user;
     let scope = OrgScope::for_org(user.org_id);
+    if !address_allowed(&record.org_login_networks, ip) {
+        // Neither counted as a failure (nobody outside the ranges can lock an account) nor
+        // answered differently (the answer says nothing about the password).
+        tracing::info!(user_id = %user.id, "login refused: address outside the organisation's ranges");
+        return Err(invalid_login());
+    }
     let now_ms = unix_ms(app.clock.now());
     if let Some(left) = attempts_of(record.counters).locked_at(now_ms) {
         tracing::info!(user_id = %user.id, remaining_s = left.as_secs(), "login refused: locked");
@@ -201,7 +227,7 @@ async fn reset_counters(
 }
 
 /// A new session: its first refresh token's hash stored, both tokens returned.
-async fn start_session(
+pub(crate) async fn start_session(
     app: &AppState,
     user: UserId,
     org: OrgId,

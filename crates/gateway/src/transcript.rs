@@ -8,16 +8,16 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use scribe_core::render::{render, Format};
 use scribe_core::{ErrorCode, Segment, Transcript};
 use transcript_storage::{StoredFinal, UnreadableFinal};
 
-use crate::api::parse_meeting_id;
+use crate::access::MeetingAccess;
 use crate::app::AppState;
-use crate::auth::{self, api_user};
+use crate::auth;
 use crate::error::ApiError;
 
 /// A silence longer than this between two finals starts a new line.
@@ -32,12 +32,9 @@ const MAX_LINE_CHARS: usize = 84;
 /// refused by name, so a typo does not silently give the default.
 pub async fn export(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    access: MeetingAccess,
     Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let principal = api_user(&app, &headers).await?;
-    let meeting_id = parse_meeting_id(&id)?;
     if let Some(unknown) = query.keys().find(|k| k.as_str() != "format") {
         let shown: String = unknown.chars().take(40).collect();
         return Err(ApiError::new(
@@ -52,10 +49,10 @@ pub async fn export(
         }
         Some(_) => return Err(bad_format()),
     };
-    let meeting = auth::readable_meeting(&app, &principal, meeting_id).await?;
+    let meeting = access.meeting;
     let finals = app
         .store
-        .list_finals(&principal.scope(), meeting_id)
+        .list_finals(&access.principal.scope(), meeting.id)
         .await
         .map_err(|e| auth::store_error("transcript read", e))?;
     let (readable, unreadable): (Vec<_>, Vec<_>) = finals.into_iter().partition(Result::is_ok);

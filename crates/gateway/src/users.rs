@@ -8,15 +8,18 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use scribe_auth::{Principal, Role};
+use scribe_auth::{IpNetwork, Principal, Role};
 use scribe_core::{ErrorCode, UserId};
 use serde::{Deserialize, Serialize};
-use transcript_storage::{Revocation, User, UserChange};
+use transcript_storage::{
+    OrgPolicy, OrgPolicyChange, Revocation, User, UserChange, MAX_POLICY_ITEMS,
+};
 
 use crate::api::{json_body, unix_ms};
 use crate::app::AppState;
 use crate::auth::{api_user, internal, store_error};
 use crate::error::ApiError;
+use crate::signin::client_ip;
 
 #[derive(Serialize)]
 struct UserView {
@@ -110,6 +113,7 @@ pub async fn change(
             UserChange {
                 role: role.map(|r| r.as_str().to_owned()),
                 disabled: req.disabled,
+                password_hash: None,
             },
             unix_ms(app.clock.now()),
         )
@@ -167,9 +171,154 @@ pub async fn set_mfa_policy(
     let req: MfaPolicy = json_body(&headers, &body)?;
     require_admin(&principal, "the MFA policy")?;
     app.store
-        .set_org_mfa_required(&principal.scope(), req.mfa_required)
+        .set_org_policy(
+            &principal.scope(),
+            OrgPolicyChange {
+                mfa_required: Some(req.mfa_required),
+                ..OrgPolicyChange::default()
+            },
+        )
         .await
         .map_err(|e| store_error("MFA policy", e))?;
     tracing::info!(by = ?principal.user_id(), required = req.mfa_required, "MFA policy set");
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Serialize)]
+struct PolicyView {
+    mfa_required: bool,
+    invite_domains: Vec<String>,
+    login_networks: Vec<String>,
+}
+
+impl From<OrgPolicy> for PolicyView {
+    fn from(p: OrgPolicy) -> Self {
+        Self {
+            mfa_required: p.mfa_required,
+            invite_domains: p.invite_domains,
+            login_networks: p.login_networks,
+        }
+    }
+}
+
+/// `GET /api/v1/organisation` (Admin) → the organisation's access policy.
+pub async fn get_policy(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let principal = api_user(&app, &headers).await?;
+    require_admin(&principal, "the organisation's policy")?;
+    let policy = app
+        .store
+        .org_policy(&principal.scope())
+        .await
+        .map_err(|e| store_error("policy read", e))?;
+    Ok(Json(PolicyView::from(policy)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyChange {
+    mfa_required: Option<bool>,
+    invite_domains: Option<Vec<String>>,
+    login_networks: Option<Vec<String>>,
+}
+
+/// `PATCH /api/v1/organisation {mfa_required?, invite_domains?, login_networks?}` (Admin) →
+/// the policy as it now is. Domains are DNS names (invitations may only go to addresses at
+/// them; `[]` = any); networks are CIDR ranges sign-in is allowed from (`[]` = anywhere). A
+/// list of networks that leaves out the caller's own address is refused, so an administrator
+/// cannot lock themselves (and everyone with them) out by mistake.
+pub async fn change_policy(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    connect: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let principal = api_user(&app, &headers).await?;
+    let req: PolicyChange = json_body(&headers, &body)?;
+    require_admin(&principal, "changing the organisation's policy")?;
+    let invite_domains = req
+        .invite_domains
+        .map(|list| normalise_list(list, "invite_domains", normalise_domain))
+        .transpose()?;
+    let login_networks = req
+        .login_networks
+        .map(|list| normalise_list(list, "login_networks", normalise_network))
+        .transpose()?;
+    if let Some(networks) = &login_networks {
+        if !crate::signin::address_allowed(networks, client_ip(connect.as_ref())) {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "invalid JSON body at `login_networks`: your own address is not in these \
+                 ranges; saving them would lock you out",
+            ));
+        }
+    }
+    let policy = app
+        .store
+        .set_org_policy(
+            &principal.scope(),
+            OrgPolicyChange {
+                mfa_required: req.mfa_required,
+                invite_domains,
+                login_networks,
+            },
+        )
+        .await
+        .map_err(|e| store_error("policy change", e))?;
+    tracing::info!(by = ?principal.user_id(), mfa_required = policy.mfa_required,
+        domains = policy.invite_domains.len(), networks = policy.login_networks.len(),
+        "organisation policy changed");
+    Ok(Json(PolicyView::from(policy)).into_response())
+}
+
+/// Checks and normalises each item of a policy list; the error names the list and the item's
+/// position (never echoes more than the reason).
+fn normalise_list(
+    list: Vec<String>,
+    field: &str,
+    each: fn(&str) -> Result<String, &'static str>,
+) -> Result<Vec<String>, ApiError> {
+    if list.len() > MAX_POLICY_ITEMS {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!("invalid JSON body at `{field}`: at most {MAX_POLICY_ITEMS} items"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        let item = each(item.trim()).map_err(|why| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                format!("invalid JSON body at `{field}[{i}]`: {why}"),
+            )
+        })?;
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    Ok(out)
+}
+
+/// A DNS name, lower-cased: labels of letters, digits and hyphens, at least two labels.
+pub(crate) fn normalise_domain(raw: &str) -> Result<String, &'static str> {
+    let d = raw.trim_end_matches('.').to_ascii_lowercase();
+    let labels_ok = d.split('.').all(|l| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    if d.len() > 253 || !labels_ok || !d.contains('.') {
+        return Err("not a domain name (e.g. example.org)");
+    }
+    Ok(d)
+}
+
+fn normalise_network(raw: &str) -> Result<String, &'static str> {
+    raw.parse::<IpNetwork>()
+        .map(|n| n.to_string())
+        .map_err(|_| "not an IP address or CIDR range with a zero host part (e.g. 10.0.0.0/8)")
 }

@@ -59,6 +59,8 @@ pub struct AuthConfig {
     pub lockout_minutes: u64,
     /// The longest lockout (24 h).
     pub lockout_max_hours: u64,
+    /// How long an invitation can be accepted (72 h).
+    pub invite_ttl_hours: u64,
 }
 
 impl Default for AuthConfig {
@@ -71,6 +73,7 @@ impl Default for AuthConfig {
             lockout_after_failures: 5,
             lockout_minutes: 15,
             lockout_max_hours: 24,
+            invite_ttl_hours: 72,
         }
     }
 }
@@ -99,6 +102,11 @@ impl AuthConfig {
     /// The second-factor throttle.
     pub fn mfa_throttle(&self) -> scribe_auth::ThrottleConfig {
         self.throttle(self.mfa_attempts_per_ip)
+    }
+
+    /// How long an invitation lasts.
+    pub fn invite_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.invite_ttl_hours * 3600)
     }
 
     /// The lockout schedule.
@@ -485,6 +493,7 @@ impl Config {
             ),
             ("auth.lockout_minutes", auth.lockout_minutes, 24 * 60),
             ("auth.lockout_max_hours", auth.lockout_max_hours, 24 * 30),
+            ("auth.invite_ttl_hours", auth.invite_ttl_hours, 24 * 30),
         ] {
             if !(1..=max).contains(&value) {
                 return Err(bad(key, format!("{value} is outside 1..={max}")));

@@ -33,24 +33,32 @@ const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 pub fn generate_backup_codes() -> Result<Vec<(SecretString, [u8; 32])>, AuthError> {
     let mut codes: Vec<(SecretString, [u8; 32])> = Vec::with_capacity(BACKUP_CODE_COUNT);
     while codes.len() < BACKUP_CODE_COUNT {
-        let mut raw = Zeroizing::new([0u8; CODE_BYTES]);
-        getrandom::fill(raw.as_mut_slice()).map_err(AuthError::Random)?;
-        let normalised = encode(&raw);
-        let hash = hash_normalised(&normalised);
+        let (code, hash) = one_time_code()?;
         // Two equal codes out of 2^80 will not happen, but a duplicate must never be issued.
         if codes.iter().any(|(_, stored)| *stored == hash) {
             continue;
         }
-        let mut shown = Zeroizing::new(String::with_capacity(CODE_CHARS + 3));
-        for (i, c) in normalised.chars().enumerate() {
-            if i > 0 && i % GROUP_CHARS == 0 {
-                shown.push('-');
-            }
-            shown.push(c);
-        }
-        codes.push((SecretString::from(shown.as_str()), hash));
+        codes.push((code, hash));
     }
     Ok(codes)
+}
+
+/// One code of the backup-code form (80 random bits, grouped for reading aloud) and its hash
+/// ([`backup_code_hash`] of what a person types back): backup codes, and the one-time setup
+/// code `serve` prints on a fresh install.
+pub fn one_time_code() -> Result<(SecretString, [u8; 32]), AuthError> {
+    let mut raw = Zeroizing::new([0u8; CODE_BYTES]);
+    getrandom::fill(raw.as_mut_slice()).map_err(AuthError::Random)?;
+    let normalised = encode(&raw);
+    let hash = hash_normalised(&normalised);
+    let mut shown = Zeroizing::new(String::with_capacity(CODE_CHARS + 3));
+    for (i, c) in normalised.chars().enumerate() {
+        if i > 0 && i % GROUP_CHARS == 0 {
+            shown.push('-');
+        }
+        shown.push(c);
+    }
+    Ok((SecretString::from(shown.as_str()), hash))
 }
 
 /// The stored hash of a presented backup code, or `None` if it cannot be one (checked before any

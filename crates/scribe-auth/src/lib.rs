@@ -13,6 +13,7 @@ mod error;
 mod fingerprint;
 mod jwt;
 mod lockout;
+mod network;
 mod password;
 mod principal;
 mod random;
@@ -22,7 +23,8 @@ mod ticket;
 mod totp;
 
 pub use backup_codes::{
-    backup_code_hash, generate_backup_codes, looks_like_backup_code, BACKUP_CODE_COUNT,
+    backup_code_hash, generate_backup_codes, looks_like_backup_code, one_time_code,
+    BACKUP_CODE_COUNT,
 };
 pub use bot_key::{derive_bot_key, verify_bot_key, VerifiedBot, BOT_KEY_HEX_LEN};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -36,8 +38,10 @@ pub use lockout::{
     LockoutPolicy, LoginAttempts, LoginThrottle, RateLimit, ThrottleConfig, ThrottleScope,
     Throttled,
 };
+pub use network::{InvalidNetwork, IpNetwork};
 pub use password::{Argon2Params, PasswordContext, PasswordHasher, PasswordPolicy, PhcHash};
 pub use principal::{BotPrincipal, Principal, UserPrincipal};
+pub use random::new_url_token;
 pub use resume::{hash_presented_resume_token, issue_resume_token, RESUME_TOKEN_CHARS};
 pub use role::{MeetingPermission, Role, UnknownRole};
 pub use ticket::{

@@ -19,3 +19,11 @@ pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], AuthError> {
     getrandom::fill(&mut raw).map_err(AuthError::Random)?;
     Ok(raw)
 }
+
+/// A new random token (256 bits, base64url) for a link a person is given (an invitation), and
+/// its SHA-256 digest, which is all that is stored.
+pub fn new_url_token() -> Result<(secrecy::SecretString, [u8; 32]), AuthError> {
+    let token = random_url_token(32)?;
+    let digest = crate::fingerprint::token_digest(&token);
+    Ok((secrecy::SecretString::from(token.as_str()), digest))
+}

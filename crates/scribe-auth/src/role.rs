@@ -23,7 +23,8 @@ pub enum Role {
     Guest,
 }
 
-/// Access to one meeting, in increasing order (issue 5 adds per-meeting grants).
+/// Access to one meeting, in increasing order: what a role gives on every meeting of its
+/// organisation, or an explicit grant on one meeting gives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MeetingPermission {
     /// See the transcript, live and stored.
@@ -67,6 +68,39 @@ impl Role {
     /// Whether this role administers the organisation (users, bots, roles, compliance).
     pub const fn is_admin(self) -> bool {
         matches!(self, Self::Admin)
+    }
+}
+
+impl MeetingPermission {
+    /// Every permission, weakest first.
+    pub const ALL: [MeetingPermission; 3] = [Self::Read, Self::Write, Self::Admin];
+
+    /// The spelling in storage and the API: `read`, `write`, `admin`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Strict parsing of the canonical spelling (for input that assigns a permission).
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == value)
+    }
+
+    /// What a user holds on one meeting of their organisation: the more of what their role
+    /// gives on every meeting and their explicit grant on this one. A stored grant that does
+    /// not parse counts as none (fail closed); `None` means no access at all.
+    pub fn effective(role: Role, grant: Option<&str>) -> Option<Self> {
+        let granted = grant.and_then(Self::parse);
+        role.default_meeting_permission().max(granted)
+    }
+}
+
+impl fmt::Display for MeetingPermission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -121,6 +155,40 @@ mod tests {
         }
         assert_eq!(Role::Guest.default_meeting_permission(), None);
         assert!(!Role::from_stored("superadmin").is_admin());
+    }
+
+    #[test]
+    fn effective_permission_is_the_more_of_role_and_grant() {
+        use MeetingPermission::{Admin, Read, Write};
+        assert_eq!(MeetingPermission::effective(Role::Guest, None), None);
+        assert_eq!(
+            MeetingPermission::effective(Role::Guest, Some("read")),
+            Some(Read)
+        );
+        assert_eq!(
+            MeetingPermission::effective(Role::Viewer, Some("write")),
+            Some(Write)
+        );
+        assert_eq!(
+            MeetingPermission::effective(Role::Editor, Some("read")),
+            Some(Write)
+        );
+        assert_eq!(
+            MeetingPermission::effective(Role::Editor, Some("admin")),
+            Some(Admin)
+        );
+        assert_eq!(MeetingPermission::effective(Role::Admin, None), Some(Admin));
+        // A grant that does not parse gives nothing.
+        for bad in ["", "Admin", "owner", "write "] {
+            assert_eq!(
+                MeetingPermission::effective(Role::Guest, Some(bad)),
+                None,
+                "{bad:?}"
+            );
+        }
+        for p in MeetingPermission::ALL {
+            assert_eq!(MeetingPermission::parse(p.as_str()), Some(p));
+        }
     }
 
     #[test]

@@ -89,6 +89,10 @@ id_type!(
     /// A sign-in session: one login and the chain of refresh tokens rotated from it.
     SessionId
 );
+id_type!(
+    /// An invitation to join an organisation.
+    InviteId
+);
 
 /// The organisation a request acts for. Every query on organisation-owned data takes one, so a
 /// query without a scope does not compile.

@@ -10,5 +10,7 @@ pub mod transcript;
 
 pub use audio::{MonoAudio, ENGINE_SAMPLE_RATE};
 pub use error::ErrorCode;
-pub use ids::{BotId, JobId, MeetingId, OrgId, OrgScope, SegmentId, SessionId, StreamId, UserId};
+pub use ids::{
+    BotId, InviteId, JobId, MeetingId, OrgId, OrgScope, SegmentId, SessionId, StreamId, UserId,
+};
 pub use transcript::{Segment, Transcript, Word};

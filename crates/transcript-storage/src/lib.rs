@@ -28,14 +28,15 @@ pub use embedded::backup::{
 pub use embedded::{EmbeddedOptions, EmbeddedStore, EMBEDDED_DB_FILE};
 pub use error::{StoreError, StoreResult};
 pub use model::{
-    AccessState, Bot, FinalRead, Job, JobState, JobUpdate, LoginCounters, LoginRecord, Meeting,
-    MfaState, NewFinal, NewJob, NewMeeting, NewSession, NewStream, NewTicket, NewUser,
-    Organisation, RedeemedTicket, ResumeTokenHash, Revocation, Rotation, RotationOutcome,
-    StoredFinal, Stream, UnreadableFinal, User, UserChange,
+    AccessState, Bot, FinalRead, Invite, Job, JobState, JobUpdate, LoginCounters, LoginRecord,
+    Meeting, MeetingGrant, MfaState, NewFinal, NewInvite, NewJob, NewMeeting, NewSession,
+    NewStream, NewTicket, NewUser, OrgPolicy, OrgPolicyChange, Organisation, RedeemedTicket,
+    ResumeTokenHash, Revocation, Rotation, RotationOutcome, StoredFinal, Stream, UnreadableFinal,
+    User, UserChange, MAX_POLICY_ITEMS,
 };
 pub use postgres::{PostgresOptions, PostgresStore, PostgresTls, SchemaStatus};
 pub use scribe_core::{
-    BotId, JobId, MeetingId, OrgId, OrgScope, SegmentId, SessionId, StreamId, UserId,
+    BotId, InviteId, JobId, MeetingId, OrgId, OrgScope, SegmentId, SessionId, StreamId, UserId,
 };
 pub use sealing::ReencryptReport;
 pub use store::Store;

@@ -8,7 +8,8 @@ use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use scribe_core::{
-    BotId, JobId, MeetingId, OrgId, OrgScope, Segment, SegmentId, SessionId, StreamId, UserId,
+    BotId, InviteId, JobId, MeetingId, OrgId, OrgScope, Segment, SegmentId, SessionId, StreamId,
+    UserId,
 };
 
 use crate::error::{StoreError, StoreResult};
@@ -56,6 +57,8 @@ pub struct LoginRecord {
     pub mfa_enabled: bool,
     /// The user's organisation requires MFA of everyone.
     pub org_mfa_required: bool,
+    /// The address ranges (CIDR) the organisation's users may sign in from; empty = anywhere.
+    pub org_login_networks: Vec<String>,
 }
 
 /// An account's lockout counters, stored for scribe-auth's lockout policy: failures since the
@@ -142,13 +145,181 @@ pub(crate) fn judge_access(
     }
 }
 
-/// An administrator's change to a user; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default)]
+/// A change to a user (an administrator's, or a password change); `None` leaves a field as
+/// it is.
+#[derive(Clone, Default)]
 pub struct UserChange {
     /// New role name (scribe-auth validates it strictly before it gets here).
     pub role: Option<String>,
     /// Disable (ending every session) or re-enable.
     pub disabled: Option<bool>,
+    /// A new password hash (PHC string): ends every session and clears the lockout counters.
+    pub password_hash: Option<String>,
+}
+
+impl UserChange {
+    /// Whether the change ends the user's sessions (disabling, a new password).
+    pub(crate) fn ends_sessions(&self) -> bool {
+        self.disabled == Some(true) || self.password_hash.is_some()
+    }
+}
+
+/// A user's explicit permission on one meeting (`read`, `write` or `admin`), on top of what
+/// their role gives; the only access a Guest has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MeetingGrant {
+    pub user_id: UserId,
+    pub permission: String,
+    pub granted_at_ms: u64,
+}
+
+/// An invitation to join the scope's organisation, or (with `user_id`) a password reset of one
+/// of its users: only the SHA-256 of its token and the blind index of the address are stored
+/// (whoever uses it must give that address).
+#[derive(Clone)]
+pub struct NewInvite {
+    pub hash: [u8; 32],
+    pub email: String,
+    pub role: String,
+    pub created_by: Option<UserId>,
+    pub expires_at_ms: u64,
+    /// Set for a password reset of this existing user (accepting it sets the password).
+    pub user_id: Option<UserId>,
+}
+
+/// A stored invitation (never its token, nor the address, which is kept only as a blind index).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invite {
+    pub id: InviteId,
+    pub org_id: OrgId,
+    pub role: String,
+    pub created_by: Option<UserId>,
+    pub created_at_ms: u64,
+    pub expires_at_ms: u64,
+    /// Set for a password reset of this user.
+    pub user_id: Option<UserId>,
+}
+
+/// What an organisation's administrators set about access: MFA for everyone, the email
+/// domains invitations may go to (empty = any), the address ranges sign-in is allowed from
+/// (CIDR; empty = anywhere). Items are validated by the caller; the store keeps them as given.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrgPolicy {
+    pub mfa_required: bool,
+    pub invite_domains: Vec<String>,
+    pub login_networks: Vec<String>,
+}
+
+/// A change of [`OrgPolicy`]: `None` leaves a part as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrgPolicyChange {
+    pub mfa_required: Option<bool>,
+    pub invite_domains: Option<Vec<String>>,
+    pub login_networks: Option<Vec<String>>,
+}
+
+/// Most items in one policy list.
+pub const MAX_POLICY_ITEMS: usize = 100;
+
+impl OrgPolicy {
+    /// This policy with `change` applied.
+    pub(crate) fn changed(mut self, change: OrgPolicyChange) -> Self {
+        if let Some(required) = change.mfa_required {
+            self.mfa_required = required;
+        }
+        if let Some(domains) = change.invite_domains {
+            self.invite_domains = domains;
+        }
+        if let Some(networks) = change.login_networks {
+            self.login_networks = networks;
+        }
+        self
+    }
+}
+
+impl OrgPolicyChange {
+    pub(crate) fn validate(&self) -> StoreResult<()> {
+        for list in [&self.invite_domains, &self.login_networks]
+            .into_iter()
+            .flatten()
+        {
+            if list.len() > MAX_POLICY_ITEMS {
+                return Err(StoreError::Invalid("too many items in a policy list"));
+            }
+            for item in list {
+                if item.is_empty() || item.len() > 253 || item.contains(char::is_whitespace) {
+                    return Err(StoreError::Invalid(
+                        "a policy item is empty, too long or contains whitespace",
+                    ));
+                }
+                check_text(item, 253, "a policy item contains NUL")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The permissions a meeting grant may hold (the table's CHECK says the same).
+pub(crate) fn check_permission(p: &str) -> StoreResult<()> {
+    if matches!(p, "read" | "write" | "admin") {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(
+            "permission must be read, write or admin",
+        ))
+    }
+}
+
+/// A policy list as stored: one item per line.
+pub(crate) fn join_policy_list(items: &[String]) -> String {
+    items.join("\n")
+}
+
+/// A stored policy list.
+pub(crate) fn split_policy_list(stored: &str) -> Vec<String> {
+    stored
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl NewInvite {
+    pub(crate) fn validate(&self) -> StoreResult<()> {
+        if email_key(&self.email).is_empty() {
+            return Err(StoreError::Invalid("email is empty"));
+        }
+        check_text(&self.email, 320, "email is too long or contains NUL")?;
+        check_text(&self.role, 64, "role is too long or contains NUL")?;
+        if self.expires_at_ms > MAX_STORED {
+            return Err(StoreError::Invalid("expiry out of range"));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for UserChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserChange")
+            .field("role", &self.role)
+            .field("disabled", &self.disabled)
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl fmt::Debug for NewInvite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewInvite")
+            .field("hash", &"<redacted>")
+            .field("email", &"<redacted>")
+            .field("role", &self.role)
+            .field("expires_at_ms", &self.expires_at_ms)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A user's second factor as stored: the TOTP secret (opened; base32), whether enrolment was
@@ -740,6 +911,7 @@ mod tests {
             disabled: false,
             mfa_enabled: false,
             org_mfa_required: false,
+            org_login_networks: Vec::new(),
         };
         let meeting = Meeting {
             id: MeetingId::generate(),

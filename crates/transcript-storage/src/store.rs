@@ -10,15 +10,17 @@
 //! speaks plain values.
 
 use async_trait::async_trait;
-use scribe_core::{BotId, JobId, MeetingId, OrgId, OrgScope, SessionId, StreamId, UserId};
+use scribe_core::{
+    BotId, InviteId, JobId, MeetingId, OrgId, OrgScope, SessionId, StreamId, UserId,
+};
 
 use crate::change::Change;
 use crate::error::StoreResult;
 use crate::model::{
-    AccessState, Bot, FinalRead, Job, JobUpdate, LoginCounters, LoginRecord, Meeting, MfaState,
-    NewFinal, NewJob, NewMeeting, NewSession, NewStream, NewTicket, NewUser, Organisation,
-    RedeemedTicket, ResumeTokenHash, Revocation, Rotation, RotationOutcome, Stream, User,
-    UserChange,
+    AccessState, Bot, FinalRead, Invite, Job, JobUpdate, LoginCounters, LoginRecord, Meeting,
+    MeetingGrant, MfaState, NewFinal, NewInvite, NewJob, NewMeeting, NewSession, NewStream,
+    NewTicket, NewUser, OrgPolicy, OrgPolicyChange, Organisation, RedeemedTicket, ResumeTokenHash,
+    Revocation, Rotation, RotationOutcome, Stream, User, UserChange,
 };
 use crate::sealing::ReencryptReport;
 
@@ -275,8 +277,89 @@ pub trait Store: Send + Sync + 'static {
         now_ms: u64,
     ) -> StoreResult<bool>;
 
-    /// Requires (or stops requiring) MFA of every user of the scope's organisation.
-    async fn set_org_mfa_required(&self, scope: &OrgScope, required: bool) -> StoreResult<()>;
+    // ---- access: organisation policy, per-meeting grants, invitations ----
+
+    /// The organisation's access policy.
+    async fn org_policy(&self, scope: &OrgScope) -> StoreResult<OrgPolicy>;
+
+    /// Changes the parts of the organisation's access policy that `change` names; returns the
+    /// policy as it now is.
+    async fn set_org_policy(
+        &self,
+        scope: &OrgScope,
+        change: OrgPolicyChange,
+    ) -> StoreResult<OrgPolicy>;
+
+    /// The meeting and `user`'s explicit grant on it (`None` without one), in one query: what
+    /// the access check of every meeting request needs. `NotFound` if the meeting is not the
+    /// scope's.
+    async fn meeting_access(
+        &self,
+        scope: &OrgScope,
+        meeting: MeetingId,
+        user: UserId,
+    ) -> StoreResult<(Meeting, Option<String>)>;
+
+    /// Gives `user` `permission` (`read`, `write`, `admin`) on the meeting, replacing an
+    /// earlier grant, or (`None`) takes the grant away. `NotFound` if the meeting or the user
+    /// is not the scope's.
+    async fn set_meeting_grant(
+        &self,
+        scope: &OrgScope,
+        meeting: MeetingId,
+        user: UserId,
+        permission: Option<String>,
+    ) -> StoreResult<()>;
+
+    /// The explicit grants on a meeting, oldest first.
+    async fn list_meeting_grants(
+        &self,
+        scope: &OrgScope,
+        meeting: MeetingId,
+    ) -> StoreResult<Vec<MeetingGrant>>;
+
+    /// The meetings `user` has an explicit grant on (what a Guest's meeting list shows).
+    async fn list_granted_meetings(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+    ) -> StoreResult<Vec<Meeting>>;
+
+    /// Stores an invitation. `Conflict` if the address already has an account.
+    async fn create_invite(&self, scope: &OrgScope, new: NewInvite) -> StoreResult<Invite>;
+
+    /// The scope's invitations not yet accepted nor expired at `now_ms`, oldest first.
+    async fn list_invites(&self, scope: &OrgScope, now_ms: u64) -> StoreResult<Vec<Invite>>;
+
+    /// Withdraws an open invitation. `NotFound` if it is not the scope's or is already used.
+    async fn revoke_invite(&self, scope: &OrgScope, id: InviteId) -> StoreResult<()>;
+
+    /// Unscoped (the invitation's token establishes the scope): the open, unexpired invitation
+    /// with token hash `hash` for address `email` — `None` if there is none, it was used, it
+    /// expired or it was made for another address.
+    async fn find_invite(
+        &self,
+        hash: &[u8; 32],
+        email: &str,
+        now_ms: u64,
+    ) -> StoreResult<Option<Invite>>;
+
+    /// Accepts an invitation found with [`Store::find_invite`]: marks it used and creates the
+    /// account for `email` with the invitation's role, in one transaction, so a token makes one
+    /// account even when presented twice at once. `NotFound` if it is no longer open (or not
+    /// for `email`); `Conflict` if the address got an account meanwhile.
+    async fn accept_invite(
+        &self,
+        invite: &Invite,
+        hash: &[u8; 32],
+        email: &str,
+        password_hash: String,
+        now_ms: u64,
+    ) -> StoreResult<User>;
+
+    /// Unscoped: whether any account exists at all (a fresh install has none: `serve` then
+    /// offers the one-time setup code).
+    async fn has_users(&self) -> StoreResult<bool>;
 
     // ---- encryption at rest: key management ----
 

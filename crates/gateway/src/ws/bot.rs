@@ -1,8 +1,9 @@
 //! `GET /ws/audio/{meeting_id}`: a meeting bot streams audio in and gets its segments back
 //! (PROTOCOL.md §1).
 //!
-//! Before anything else the bot is authenticated (derived key), the meeting checked (another
-//! organisation's meeting is "not found"), the audio format validated, the stream opened or
+//! Before this handler runs, the access middleware (`crate::access`) has authenticated the bot
+//! (derived key) and checked the meeting (another organisation's meeting is "not found"). Then
+//! the audio format is validated, the stream opened or
 //! resumed and admitted by the scheduler (4102 when the machine cannot keep up). Refusals are
 //! an `error` message and a 4xxx close. Then one task runs the session: audio → streaming core
 //! → scheduler → results → store (finals are committed before anyone sees them) → feed
@@ -17,8 +18,7 @@ use std::time::{Duration, Instant};
 use audio_ingest::stream::{SegmentId as LocalSegmentId, SessionStart};
 use audio_ingest::Update;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Query, State};
 use axum::response::Response;
 use scribe_auth::{hash_presented_resume_token, issue_resume_token, ExposeSecret, SecretString};
 use scribe_core::{ErrorCode, MeetingId, OrgScope, Segment};
@@ -30,8 +30,9 @@ use transcript_storage::{NewFinal, NewStream, ResumeTokenHash, StoreError, Store
 
 use super::driver::{AudioInput, Driver};
 use super::{refuse, stopping, ws_error, ActiveGuard, RateBucket};
+use crate::access::MeetingAccess;
 use crate::app::AppState;
-use crate::auth::{self, internal, store_error};
+use crate::auth::{internal, store_error};
 use crate::error::ApiError;
 use crate::hub::MeetingFeed;
 use crate::metrics::Gauge;
@@ -44,9 +45,8 @@ const RESUME_CONTEXT_CHARS: usize = 400;
 /// The upgrade handler.
 pub async fn handler(
     State(app): State<AppState>,
-    Path(meeting): Path<String>,
+    access: MeetingAccess,
     Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
     let limits = app.config.ws.clone();
@@ -57,7 +57,7 @@ pub async fn handler(
         .max_binary_bytes
         .max(limits.max_text_bytes)
         .saturating_mul(2);
-    let opened = open(&app, &meeting, &query, &headers).await;
+    let opened = open(&app, access, &query).await;
     ws.max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |mut socket| async move {
@@ -87,16 +87,15 @@ struct Opened {
     feed: Arc<MeetingFeed>,
 }
 
+/// Opens (or resumes) the stream of a bot the access middleware let through.
 async fn open(
     app: &AppState,
-    meeting: &str,
+    access: MeetingAccess,
     query: &HashMap<String, String>,
-    headers: &HeaderMap,
 ) -> Result<Opened, ApiError> {
-    let principal = auth::bot(app, query, headers).await?;
+    let principal = access.principal;
     let scope = principal.scope();
-    let meeting: MeetingId = meeting.parse().map_err(|_| ApiError::not_found())?;
-    auth::get_meeting(app, &scope, meeting).await?;
+    let meeting = access.meeting.id;
     let params = AudioParams::from_query(query)
         .map_err(|e| ws_error(ErrorCode::BadRequest, e.to_string()))?;
     let input = AudioInput::new(&params).map_err(|e| ws_error(ErrorCode::BadRequest, e))?;

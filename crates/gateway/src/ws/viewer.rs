@@ -1,6 +1,7 @@
 //! `GET /ws/transcription/{meeting_id}`: a signed-in viewer watches a meeting's transcript
-//! (PROTOCOL.md §2). A browser `Origin` other than the service's own (or one in the allow-list)
-//! gets `403` before the upgrade. The viewer gets a snapshot (finals and current partials) or,
+//! (PROTOCOL.md §2). The access middleware (`crate::access`) has already refused a browser
+//! `Origin` other than the service's own or an allowed one (`403` before the upgrade) and a
+//! viewer without Read access to the meeting. The viewer gets a snapshot (finals and current partials) or,
 //! with `?since_seq=N`, every message after `N`, then the live messages; none is sent twice.
 
 use std::collections::HashMap;
@@ -8,15 +9,15 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
-use axum::response::{IntoResponse, Response};
-use scribe_core::{ErrorCode, MeetingId};
+use axum::response::Response;
+use scribe_core::ErrorCode;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{refuse, stopping, ws_error};
+use crate::access::MeetingAccess;
 use crate::app::AppState;
-use crate::auth;
 use crate::error::ApiError;
 use crate::hub::{Frame, MeetingFeed, Subscription};
 use crate::metrics::Gauge;
@@ -27,17 +28,12 @@ const MAX_VIEWER_MESSAGE: usize = 4096;
 /// The upgrade handler.
 pub async fn handler(
     State(app): State<AppState>,
-    Path(meeting): Path<String>,
+    access: MeetingAccess,
     Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !origin_allowed(&headers, &app.config.allowed_origins) {
-        tracing::info!("viewer socket refused: origin not allowed");
-        return ApiError::new(ErrorCode::Forbidden, "origin not allowed").into_response();
-    }
     let send_timeout = app.config.ws.send_timeout;
-    let opened = open(&app, &meeting, &query, &headers).await;
+    let opened = open(&app, access, &query).await;
     ws.max_message_size(MAX_VIEWER_MESSAGE)
         .on_upgrade(move |mut socket| async move {
             match opened {
@@ -69,15 +65,12 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
 }
 
+/// The meeting's feed and where to start, for a viewer the access middleware let through.
 async fn open(
     app: &AppState,
-    meeting: &str,
+    access: MeetingAccess,
     query: &HashMap<String, String>,
-    headers: &HeaderMap,
 ) -> Result<(std::sync::Arc<MeetingFeed>, Option<u64>), ApiError> {
-    let meeting: MeetingId = meeting.parse().map_err(|_| ApiError::not_found())?;
-    let principal = auth::viewer(app, query, headers, meeting).await?;
-    auth::readable_meeting(app, &principal, meeting).await?;
     let since = match query.get("since_seq") {
         None => None,
         Some(raw) => Some(raw.parse::<u64>().map_err(|_| {
@@ -87,7 +80,7 @@ async fn open(
             )
         })?),
     };
-    let feed = super::bot::feed_for(app, &principal.scope(), meeting).await?;
+    let feed = super::bot::feed_for(app, &access.principal.scope(), access.meeting.id).await?;
     Ok((feed, since))
 }
 

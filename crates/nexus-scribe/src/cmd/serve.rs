@@ -60,8 +60,10 @@ pub async fn run(config: &Config, listen: Option<SocketAddr>) -> anyhow::Result<
             login_throttle: config.auth.login_throttle(),
             mfa_throttle: config.auth.mfa_throttle(),
             lockout: config.auth.lockout(),
+            invite_ttl: config.auth.invite_ttl(),
         },
     });
+    offer_setup_code(&state).await?;
     // Other servers on the same database: their finals reach this server's viewers.
     gateway::follow::spawn(&state);
     // Uploaded recordings, including any a previous run left unfinished.
@@ -85,6 +87,29 @@ pub async fn run(config: &Config, listen: Option<SocketAddr>) -> anyhow::Result<
     gateway::serve(listener, gateway::router(state), shutdown).await?;
     tracing::info!("shutting down: finishing queued decodes");
     tokio::task::spawn_blocking(move || scheduler.shutdown(ShutdownMode::Drain(DRAIN))).await?;
+    Ok(())
+}
+
+/// On a fresh install (no account at all), arms a one-time setup code and prints it on the
+/// console — never into the log — for `POST /api/v1/setup`. Nobody
+/// who merely reaches the port first can take the server over.
+async fn offer_setup_code(state: &gateway::AppState) -> anyhow::Result<()> {
+    if state.store.has_users().await? {
+        return Ok(());
+    }
+    let (code, hash) = scribe_auth::one_time_code()?;
+    state.setup.arm(hash);
+    use scribe_auth::ExposeSecret as _;
+    use std::io::Write as _;
+    // Straight to the terminal's stderr, past the log subscriber (log files and collectors
+    // never see it).
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "\nNo account exists yet. Create the first administrator with this one-time setup \
+         code\n(POST /api/v1/setup {{setup_code, email, password, organisation}}): {}\n",
+        code.expose_secret()
+    );
     Ok(())
 }
 

@@ -9,6 +9,7 @@
 //! Names and emails are made unique per test, so a harness may share one database (e.g. one
 //! PostgreSQL schema) between tests.
 
+mod access;
 mod identity;
 mod jobs;
 mod keys;
@@ -30,6 +31,10 @@ use crate::model::{
 };
 use crate::store::Store;
 
+pub use access::{
+    grants_give_and_take_meeting_access, invites_are_bound_single_use_and_expire,
+    org_policy_round_trips_and_reaches_login,
+};
 pub use identity::{bots_create_and_revoke, organisations_create_get_find, users_create_and_login};
 pub use jobs::jobs_queue_progress_and_finish;
 pub use keys::{
@@ -88,6 +93,9 @@ macro_rules! store_conformance_suite {
             sessions_rotate_detect_reuse_and_end,
             disabling_a_user_ends_every_session,
             lockout_counters_and_second_factor,
+            grants_give_and_take_meeting_access,
+            invites_are_bound_single_use_and_expire,
+            org_policy_round_trips_and_reaches_login,
         );
     };
     (@tests $harness:ty; $($test:ident),+ $(,)?) => {

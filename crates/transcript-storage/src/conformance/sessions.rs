@@ -22,7 +22,7 @@ fn hash() -> [u8; 32] {
     h
 }
 
-async fn new_user(store: &dyn Store, org: &OrgScope, role: &str) -> UserId {
+pub(super) async fn new_user(store: &dyn Store, org: &OrgScope, role: &str) -> UserId {
     store
         .create_user(
             org,
@@ -240,7 +240,7 @@ pub async fn disabling_a_user_ends_every_session<H: Harness>(h: &H) {
             user,
             UserChange {
                 role: Some("editor".into()),
-                disabled: None,
+                ..UserChange::default()
             },
             NOW,
         )
@@ -262,8 +262,8 @@ pub async fn disabling_a_user_ends_every_session<H: Harness>(h: &H) {
             &org,
             user,
             UserChange {
-                role: None,
                 disabled: Some(true),
+                ..UserChange::default()
             },
             NOW,
         )
@@ -310,8 +310,8 @@ pub async fn disabling_a_user_ends_every_session<H: Harness>(h: &H) {
             &org,
             user,
             UserChange {
-                role: None,
                 disabled: Some(false),
+                ..UserChange::default()
             },
             NOW,
         )
@@ -324,7 +324,45 @@ pub async fn disabling_a_user_ends_every_session<H: Harness>(h: &H) {
             .expect("state"),
         AccessState::Ended("session ended")
     );
-    start(&*store, &org, user).await;
+    let (s3, _) = start(&*store, &org, user).await;
+
+    // A new password ends every session and clears the lockout counters.
+    let locked = LoginCounters {
+        failures: 3,
+        lockouts: 1,
+        locked_until_ms: Some(NOW + DAY),
+    };
+    store
+        .set_login_counters(&org, user, locked)
+        .await
+        .expect("counters");
+    store
+        .change_user(
+            &org,
+            user,
+            UserChange {
+                password_hash: Some("$argon2id$v=19$new".into()),
+                ..UserChange::default()
+            },
+            NOW,
+        )
+        .await
+        .expect("password");
+    assert_eq!(
+        store
+            .access_state(&org, user, s3, &hash(), NOW)
+            .await
+            .expect("state"),
+        AccessState::Ended("session ended")
+    );
+    let email = store.get_user(&org, user).await.expect("user").email;
+    let login = store
+        .find_login_by_email(&email)
+        .await
+        .expect("login")
+        .expect("user");
+    assert_eq!(login.password_hash, "$argon2id$v=19$new");
+    assert_eq!(login.counters, LoginCounters::default());
 
     let stranger = new_org(&*store, "stranger").await;
     assert_not_found(
@@ -444,7 +482,13 @@ pub async fn lockout_counters_and_second_factor<H: Harness>(h: &H) {
 
     // Organisation-wide requirement.
     store
-        .set_org_mfa_required(&org, true)
+        .set_org_policy(
+            &org,
+            crate::model::OrgPolicyChange {
+                mfa_required: Some(true),
+                ..Default::default()
+            },
+        )
         .await
         .expect("require");
     assert!(

@@ -7,15 +7,16 @@ use super::sql::{id, is_unique_violation, now_ms, opt_uint, uint};
 use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    check_bot_name, check_org_name, email_key, Bot, LoginCounters, LoginRecord, NewUser,
-    Organisation, User,
+    check_bot_name, check_org_name, email_key, split_policy_list, Bot, LoginCounters, LoginRecord,
+    NewUser, Organisation, User,
 };
 use crate::sealing::USER_EMAIL;
 
 const ORG_COLUMNS: &str = "id, name, created_at_ms";
 pub(crate) const USER_COLUMNS: &str = "id, org_id, email, role, created_at_ms, password_hash, \
      failed_logins, lockouts, locked_until_ms, disabled_at_ms, mfa_enabled, \
-     (SELECT o.mfa_required FROM organisations o WHERE o.id = users.org_id)";
+     (SELECT o.mfa_required FROM organisations o WHERE o.id = users.org_id), \
+     (SELECT o.login_networks FROM organisations o WHERE o.id = users.org_id)";
 const BOT_COLUMNS: &str = "id, org_id, name, created_at_ms, revoked_at_ms";
 
 fn org_row(row: &Row<'_>) -> rusqlite::Result<Organisation> {
@@ -44,6 +45,7 @@ pub(crate) fn login_row(row: &Row<'_>) -> rusqlite::Result<LoginRecord> {
         disabled: row.get::<_, Option<i64>>(9)?.is_some(),
         mfa_enabled: row.get(10)?,
         org_mfa_required: row.get(11)?,
+        org_login_networks: split_policy_list(&row.get::<_, String>(12)?),
     })
 }
 
@@ -139,11 +141,23 @@ pub(crate) fn create_user(
     scope: OrgScope,
     new: NewUser,
 ) -> StoreResult<User> {
+    let tx = conn.transaction()?;
+    let user = insert_user(&tx, keys, scope, new)?;
+    tx.commit()?;
+    Ok(user)
+}
+
+/// Inserts a user inside the caller's transaction (creating one, accepting an invitation).
+pub(crate) fn insert_user(
+    tx: &Connection,
+    keys: &Keyring,
+    scope: OrgScope,
+    new: NewUser,
+) -> StoreResult<User> {
     new.validate()?;
     let at = now_ms();
     let user = User::created(&scope, &new, at);
-    let tx = conn.transaction()?;
-    let sealed = super::keys::org_keys(&tx, keys, scope.org_id())?.seal(
+    let sealed = super::keys::org_keys(tx, keys, scope.org_id())?.seal(
         USER_EMAIL,
         &user.id.to_string(),
         &user.email,
@@ -163,10 +177,7 @@ pub(crate) fn create_user(
     );
     match inserted {
         Ok(0) => Err(StoreError::NotFound),
-        Ok(_) => {
-            tx.commit()?;
-            Ok(user)
-        }
+        Ok(_) => Ok(user),
         Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("email already registered")),
         Err(e) => Err(e.into()),
     }

@@ -96,13 +96,25 @@ pub(crate) fn list_meetings(
     keys: &Keyring,
     scope: OrgScope,
 ) -> StoreResult<Vec<Meeting>> {
+    list_meetings_where(conn, keys, scope, "?2 = ?2", "")
+}
+
+/// The scope's meetings that match `filter` (SQL where `?1` is the organisation and `?2` is
+/// `arg`), oldest first.
+pub(crate) fn list_meetings_where(
+    conn: &mut Connection,
+    keys: &Keyring,
+    scope: OrgScope,
+    filter: &str,
+    arg: &str,
+) -> StoreResult<Vec<Meeting>> {
     let sql = format!(
-        "SELECT {MEETING_COLUMNS} FROM meetings WHERE org_id = ?1
+        "SELECT {MEETING_COLUMNS} FROM meetings WHERE org_id = ?1 AND ({filter})
          ORDER BY created_at_ms, rowid"
     );
     let meetings = {
         let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map([scope.org_id().to_string()], meeting_row)?;
+        let rows = stmt.query_map([scope.org_id().to_string(), arg.to_owned()], meeting_row)?;
         rows.collect::<Result<Vec<_>, _>>()?
     };
     open_titles(conn, keys, scope, meetings)

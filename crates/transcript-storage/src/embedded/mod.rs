@@ -15,6 +15,7 @@
 //! before binding them and open them after reading, with the organisation's data key
 //! (`org_keys`, wrapped by the master key; see `crypto`).
 
+mod access;
 pub(crate) mod backup;
 mod files;
 mod identity;
@@ -36,16 +37,18 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use scribe_core::{BotId, JobId, MeetingId, OrgId, OrgScope, SessionId, StreamId, UserId};
+use scribe_core::{
+    BotId, InviteId, JobId, MeetingId, OrgId, OrgScope, SessionId, StreamId, UserId,
+};
 
 use self::pool::Pool;
 use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    AccessState, Bot, FinalRead, Job, JobUpdate, LoginCounters, LoginRecord, Meeting, MfaState,
-    NewFinal, NewJob, NewMeeting, NewSession, NewStream, NewTicket, NewUser, Organisation,
-    RedeemedTicket, ResumeTokenHash, Revocation, Rotation, RotationOutcome, Stream, User,
-    UserChange,
+    AccessState, Bot, FinalRead, Invite, Job, JobUpdate, LoginCounters, LoginRecord, Meeting,
+    MeetingGrant, MfaState, NewFinal, NewInvite, NewJob, NewMeeting, NewSession, NewStream,
+    NewTicket, NewUser, OrgPolicy, OrgPolicyChange, Organisation, RedeemedTicket, ResumeTokenHash,
+    Revocation, Rotation, RotationOutcome, Stream, User, UserChange,
 };
 use crate::sealing::ReencryptReport;
 use crate::store::Store;
@@ -509,11 +512,121 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn set_org_mfa_required(&self, scope: &OrgScope, required: bool) -> StoreResult<()> {
+    async fn org_policy(&self, scope: &OrgScope) -> StoreResult<OrgPolicy> {
+        let scope = *scope;
+        self.pool.run(move |c| access::org_policy(c, scope)).await
+    }
+
+    async fn set_org_policy(
+        &self,
+        scope: &OrgScope,
+        change: OrgPolicyChange,
+    ) -> StoreResult<OrgPolicy> {
         let scope = *scope;
         self.pool
-            .run(move |c| sessions::set_org_mfa_required(c, scope, required))
+            .run(move |c| access::set_org_policy(c, scope, change))
             .await
+    }
+
+    async fn meeting_access(
+        &self,
+        scope: &OrgScope,
+        meeting: MeetingId,
+        user: UserId,
+    ) -> StoreResult<(Meeting, Option<String>)> {
+        let (scope, keys) = (*scope, self.keys.clone());
+        self.pool
+            .run(move |c| access::meeting_access(c, &keys, scope, meeting, user))
+            .await
+    }
+
+    async fn set_meeting_grant(
+        &self,
+        scope: &OrgScope,
+        meeting: MeetingId,
+        user: UserId,
+        permission: Option<String>,
+    ) -> StoreResult<()> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| access::set_meeting_grant(c, scope, meeting, user, permission))
+            .await
+    }
+
+    async fn list_meeting_grants(
+        &self,
+        scope: &OrgScope,
+        meeting: MeetingId,
+    ) -> StoreResult<Vec<MeetingGrant>> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| access::list_meeting_grants(c, scope, meeting))
+            .await
+    }
+
+    async fn list_granted_meetings(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+    ) -> StoreResult<Vec<Meeting>> {
+        let (scope, keys) = (*scope, self.keys.clone());
+        self.pool
+            .run(move |c| access::list_granted_meetings(c, &keys, scope, user))
+            .await
+    }
+
+    async fn create_invite(&self, scope: &OrgScope, new: NewInvite) -> StoreResult<Invite> {
+        let (scope, keys) = (*scope, self.keys.clone());
+        self.pool
+            .run(move |c| access::create_invite(c, &keys, scope, new))
+            .await
+    }
+
+    async fn list_invites(&self, scope: &OrgScope, now_ms: u64) -> StoreResult<Vec<Invite>> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| access::list_invites(c, scope, now_ms))
+            .await
+    }
+
+    async fn revoke_invite(&self, scope: &OrgScope, id: InviteId) -> StoreResult<()> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| access::revoke_invite(c, scope, id))
+            .await
+    }
+
+    async fn find_invite(
+        &self,
+        hash: &[u8; 32],
+        email: &str,
+        now_ms: u64,
+    ) -> StoreResult<Option<Invite>> {
+        let (hash, email, keys) = (*hash, email.to_owned(), self.keys.clone());
+        self.pool
+            .run(move |c| access::find_invite(c, &keys, hash, &email, now_ms))
+            .await
+    }
+
+    async fn accept_invite(
+        &self,
+        invite: &Invite,
+        hash: &[u8; 32],
+        email: &str,
+        password_hash: String,
+        now_ms: u64,
+    ) -> StoreResult<User> {
+        let (invite, hash, email, keys) =
+            (invite.clone(), *hash, email.to_owned(), self.keys.clone());
+        self.pool
+            .run(move |c| {
+                access::accept_invite(c, &keys, invite, hash, &email, password_hash, now_ms)
+            })
+            .await
+    }
+
+    async fn has_users(&self) -> StoreResult<bool> {
+        self.pool.run(access::has_users).await
     }
 
     async fn rotate_data_key(&self, scope: &OrgScope) -> StoreResult<u32> {

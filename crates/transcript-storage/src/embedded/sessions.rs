@@ -238,23 +238,32 @@ pub(crate) fn change_user(
     if let Some(role) = &change.role {
         update_user(&tx, scope, user, "role = ?3", &[role])?;
     }
+    if let Some(hash) = &change.password_hash {
+        update_user(
+            &tx,
+            scope,
+            user,
+            "password_hash = ?3, failed_logins = 0, lockouts = 0, locked_until_ms = NULL",
+            &[hash],
+        )?;
+    }
     match change.disabled {
-        Some(true) => {
-            update_user(
-                &tx,
-                scope,
-                user,
-                "disabled_at_ms = coalesce(disabled_at_ms, ?3)",
-                &[&now],
-            )?;
-            tx.execute(
-                "UPDATE sessions SET revoked_at_ms = ?3
-                 WHERE org_id = ?1 AND user_id = ?2 AND revoked_at_ms IS NULL",
-                rusqlite::params![scope.org_id().to_string(), user.to_string(), now],
-            )?;
-        }
+        Some(true) => update_user(
+            &tx,
+            scope,
+            user,
+            "disabled_at_ms = coalesce(disabled_at_ms, ?3)",
+            &[&now],
+        )?,
         Some(false) => update_user(&tx, scope, user, "disabled_at_ms = NULL", &[])?,
         None => {}
+    }
+    if change.ends_sessions() {
+        tx.execute(
+            "UPDATE sessions SET revoked_at_ms = ?3
+             WHERE org_id = ?1 AND user_id = ?2 AND revoked_at_ms IS NULL",
+            rusqlite::params![scope.org_id().to_string(), user.to_string(), now],
+        )?;
     }
     tx.commit()?;
     get_user(conn, keys, scope, user)
@@ -428,19 +437,4 @@ pub(crate) fn use_backup_code(
         ],
     )?;
     Ok(n == 1)
-}
-
-pub(crate) fn set_org_mfa_required(
-    conn: &mut Connection,
-    scope: OrgScope,
-    required: bool,
-) -> StoreResult<()> {
-    let n = conn.execute(
-        "UPDATE organisations SET mfa_required = ?2 WHERE id = ?1",
-        rusqlite::params![scope.org_id().to_string(), required],
-    )?;
-    if n == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
 }

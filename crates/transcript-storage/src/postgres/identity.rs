@@ -1,6 +1,7 @@
 //! Organisations, users and bots in the PostgreSQL store.
 
 use deadpool_postgres::Client;
+use deadpool_postgres::Transaction;
 use scribe_core::{BotId, OrgId, OrgScope, UserId};
 use tokio_postgres::Row;
 
@@ -10,15 +11,16 @@ use super::sql::{
 use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    check_bot_name, check_org_name, email_key, now_ms, Bot, LoginCounters, LoginRecord, NewUser,
-    Organisation, User,
+    check_bot_name, check_org_name, email_key, now_ms, split_policy_list, Bot, LoginCounters,
+    LoginRecord, NewUser, Organisation, User,
 };
 use crate::sealing::USER_EMAIL;
 
 const ORG_COLUMNS: &str = "id, name, created_at_ms";
 pub(crate) const USER_COLUMNS: &str = "id, org_id, email, role, created_at_ms, password_hash, \
      failed_logins, lockouts, locked_until_ms, disabled_at_ms, mfa_enabled, \
-     (SELECT o.mfa_required FROM organisations o WHERE o.id = users.org_id)";
+     (SELECT o.mfa_required FROM organisations o WHERE o.id = users.org_id), \
+     (SELECT o.login_networks FROM organisations o WHERE o.id = users.org_id)";
 const BOT_COLUMNS: &str = "id, org_id, name, created_at_ms, revoked_at_ms";
 
 fn org_row(row: &Row) -> StoreResult<Organisation> {
@@ -47,6 +49,7 @@ pub(crate) fn login_row(row: &Row) -> StoreResult<LoginRecord> {
         disabled: row.try_get::<_, Option<i64>>(9)?.is_some(),
         mfa_enabled: row.try_get(10)?,
         org_mfa_required: row.try_get(11)?,
+        org_login_networks: split_policy_list(&row.try_get::<_, String>(12)?),
     })
 }
 
@@ -151,11 +154,24 @@ pub(crate) async fn create_user(
     scope: &OrgScope,
     new: NewUser,
 ) -> StoreResult<User> {
+    let tx = scoped(client, scope).await?;
+    let user = insert_user(&tx, keys, scope, new).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// Inserts a user inside the caller's scoped transaction (creating one, accepting an
+/// invitation).
+pub(crate) async fn insert_user(
+    tx: &Transaction<'_>,
+    keys: &Keyring,
+    scope: &OrgScope,
+    new: NewUser,
+) -> StoreResult<User> {
     new.validate()?;
     let at = now_ms();
     let user = User::created(scope, &new, at);
-    let tx = scoped(client, scope).await?;
-    let sealed = super::keys::org_keys(&tx, keys, scope.org_id())
+    let sealed = super::keys::org_keys(tx, keys, scope.org_id())
         .await?
         .seal(USER_EMAIL, &user.id.to_string(), &user.email)?;
     let stmt = tx
@@ -180,10 +196,7 @@ pub(crate) async fn create_user(
         .await;
     match inserted {
         Ok(0) => Err(StoreError::NotFound),
-        Ok(_) => {
-            tx.commit().await?;
-            Ok(user)
-        }
+        Ok(_) => Ok(user),
         Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict("email already registered")),
         Err(e) => Err(e.into()),
     }

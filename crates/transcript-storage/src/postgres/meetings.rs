@@ -12,7 +12,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::model::{now_ms, Meeting, NewMeeting};
 use crate::sealing::MEETING_TITLE;
 
-const MEETING_COLUMNS: &str = "id, org_id, title, created_by, created_at_ms, last_seq";
+pub(crate) const MEETING_COLUMNS: &str = "id, org_id, title, created_by, created_at_ms, last_seq";
 
 fn meeting_row(row: &Row) -> StoreResult<Meeting> {
     Ok(Meeting {
@@ -92,24 +92,40 @@ pub(crate) async fn list_meetings(
 }
 
 /// Meetings selected by `sql`, their titles opened, in one scoped transaction.
-async fn read_meetings(
+pub(crate) async fn read_meetings(
     client: &mut Client,
     keys: &Keyring,
     scope: &OrgScope,
     sql: &str,
     params: &Params<'_>,
 ) -> StoreResult<Vec<Meeting>> {
+    Ok(read_meeting_rows(client, keys, scope, sql, params)
+        .await?
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect())
+}
+
+/// [`read_meetings`] with each meeting's row, for queries that select more columns after
+/// the meeting's.
+pub(crate) async fn read_meeting_rows(
+    client: &mut Client,
+    keys: &Keyring,
+    scope: &OrgScope,
+    sql: &str,
+    params: &Params<'_>,
+) -> StoreResult<Vec<(Meeting, Row)>> {
     let tx = scoped(client, scope).await?;
     let stmt = tx.prepare_cached(sql).await?;
     let mut meetings = tx
         .query(&stmt, params)
         .await?
-        .iter()
-        .map(meeting_row)
+        .into_iter()
+        .map(|row| Ok((meeting_row(&row)?, row)))
         .collect::<StoreResult<Vec<_>>>()?;
     if !meetings.is_empty() {
         let org_keys = super::keys::org_keys(&tx, keys, scope.org_id()).await?;
-        for m in &mut meetings {
+        for (m, _) in &mut meetings {
             m.title = org_keys.open(MEETING_TITLE, &m.id.to_string(), &m.title)?;
         }
     }

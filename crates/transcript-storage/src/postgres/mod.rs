@@ -11,6 +11,7 @@
 //! [`PostgresOptions::tls`]. The password, if the server wants one, comes from the secret
 //! source, never from the URL.
 
+mod access;
 mod feed;
 mod identity;
 mod jobs;
@@ -32,17 +33,19 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Client, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use scribe_core::{BotId, JobId, MeetingId, OrgId, OrgScope, SessionId, StreamId, UserId};
+use scribe_core::{
+    BotId, InviteId, JobId, MeetingId, OrgId, OrgScope, SessionId, StreamId, UserId,
+};
 use tokio_postgres::config::{Host, SslMode};
 
 use crate::change::Change;
 use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    AccessState, Bot, FinalRead, Job, JobUpdate, LoginCounters, LoginRecord, Meeting, MfaState,
-    NewFinal, NewJob, NewMeeting, NewSession, NewStream, NewTicket, NewUser, Organisation,
-    RedeemedTicket, ResumeTokenHash, Revocation, Rotation, RotationOutcome, Stream, User,
-    UserChange,
+    AccessState, Bot, FinalRead, Invite, Job, JobUpdate, LoginCounters, LoginRecord, Meeting,
+    MeetingGrant, MfaState, NewFinal, NewInvite, NewJob, NewMeeting, NewSession, NewStream,
+    NewTicket, NewUser, OrgPolicy, OrgPolicyChange, Organisation, RedeemedTicket, ResumeTokenHash,
+    Revocation, Rotation, RotationOutcome, Stream, User, UserChange,
 };
 use crate::sealing::ReencryptReport;
 use crate::store::Store;
@@ -627,8 +630,96 @@ impl Store for PostgresStore {
         on_client!(self, sessions::use_backup_code(scope, user, *hash, now_ms))
     }
 
-    async fn set_org_mfa_required(&self, scope: &OrgScope, required: bool) -> StoreResult<()> {
-        on_client!(self, sessions::set_org_mfa_required(scope, required))
+    async fn org_policy(&self, scope: &OrgScope) -> StoreResult<OrgPolicy> {
+        on_client!(self, access::org_policy(scope))
+    }
+
+    async fn set_org_policy(
+        &self,
+        scope: &OrgScope,
+        change: OrgPolicyChange,
+    ) -> StoreResult<OrgPolicy> {
+        on_client!(self, access::set_org_policy(scope, change))
+    }
+
+    async fn meeting_access(
+        &self,
+        scope: &OrgScope,
+        meeting: MeetingId,
+        user: UserId,
+    ) -> StoreResult<(Meeting, Option<String>)> {
+        on_client!(
+            self,
+            access::meeting_access(&self.keys, scope, meeting, user)
+        )
+    }
+
+    async fn set_meeting_grant(
+        &self,
+        scope: &OrgScope,
+        meeting: MeetingId,
+        user: UserId,
+        permission: Option<String>,
+    ) -> StoreResult<()> {
+        on_client!(
+            self,
+            access::set_meeting_grant(scope, meeting, user, permission)
+        )
+    }
+
+    async fn list_meeting_grants(
+        &self,
+        scope: &OrgScope,
+        meeting: MeetingId,
+    ) -> StoreResult<Vec<MeetingGrant>> {
+        on_client!(self, access::list_meeting_grants(scope, meeting))
+    }
+
+    async fn list_granted_meetings(
+        &self,
+        scope: &OrgScope,
+        user: UserId,
+    ) -> StoreResult<Vec<Meeting>> {
+        on_client!(self, access::list_granted_meetings(&self.keys, scope, user))
+    }
+
+    async fn create_invite(&self, scope: &OrgScope, new: NewInvite) -> StoreResult<Invite> {
+        on_client!(self, access::create_invite(&self.keys, scope, new))
+    }
+
+    async fn list_invites(&self, scope: &OrgScope, now_ms: u64) -> StoreResult<Vec<Invite>> {
+        on_client!(self, access::list_invites(scope, now_ms))
+    }
+
+    async fn revoke_invite(&self, scope: &OrgScope, id: InviteId) -> StoreResult<()> {
+        on_client!(self, access::revoke_invite(scope, id))
+    }
+
+    async fn find_invite(
+        &self,
+        hash: &[u8; 32],
+        email: &str,
+        now_ms: u64,
+    ) -> StoreResult<Option<Invite>> {
+        on_client!(self, access::find_invite(&self.keys, hash, email, now_ms))
+    }
+
+    async fn accept_invite(
+        &self,
+        invite: &Invite,
+        hash: &[u8; 32],
+        email: &str,
+        password_hash: String,
+        now_ms: u64,
+    ) -> StoreResult<User> {
+        on_client!(
+            self,
+            access::accept_invite(&self.keys, invite, hash, email, password_hash, now_ms)
+        )
+    }
+
+    async fn has_users(&self) -> StoreResult<bool> {
+        on_client!(self, access::has_users())
     }
 
     async fn rotate_data_key(&self, scope: &OrgScope) -> StoreResult<u32> {

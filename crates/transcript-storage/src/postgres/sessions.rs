@@ -260,6 +260,16 @@ pub(crate) async fn change_user(
     if let Some(role) = &change.role {
         update_user(&tx, scope, user, "role = $3", &[role]).await?;
     }
+    if let Some(hash) = &change.password_hash {
+        update_user(
+            &tx,
+            scope,
+            user,
+            "password_hash = $3, failed_logins = 0, lockouts = 0, locked_until_ms = NULL",
+            &[hash],
+        )
+        .await?;
+    }
     match change.disabled {
         Some(true) => {
             update_user(
@@ -270,15 +280,17 @@ pub(crate) async fn change_user(
                 &[&now],
             )
             .await?;
-            tx.execute(
-                "UPDATE sessions SET revoked_at_ms = $3
-                 WHERE org_id = $1 AND user_id = $2 AND revoked_at_ms IS NULL",
-                &[&scope.org_id().as_uuid(), &user.as_uuid(), &now],
-            )
-            .await?;
         }
         Some(false) => update_user(&tx, scope, user, "disabled_at_ms = NULL", &[]).await?,
         None => {}
+    }
+    if change.ends_sessions() {
+        tx.execute(
+            "UPDATE sessions SET revoked_at_ms = $3
+             WHERE org_id = $1 AND user_id = $2 AND revoked_at_ms IS NULL",
+            &[&scope.org_id().as_uuid(), &user.as_uuid(), &now],
+        )
+        .await?;
     }
     tx.commit().await?;
     get_user(client, keys, scope, user).await
@@ -460,25 +472,6 @@ pub(crate) async fn use_backup_code(
         .await?;
     tx.commit().await?;
     Ok(n == 1)
-}
-
-pub(crate) async fn set_org_mfa_required(
-    client: &mut Client,
-    scope: &OrgScope,
-    required: bool,
-) -> StoreResult<()> {
-    let tx = scoped(client, scope).await?;
-    let n = tx
-        .execute(
-            "UPDATE organisations SET mfa_required = $2 WHERE id = $1",
-            &[&scope.org_id().as_uuid(), &required],
-        )
-        .await?;
-    if n == 0 {
-        return Err(StoreError::NotFound);
-    }
-    tx.commit().await?;
-    Ok(())
 }
 
 /// TOTP secrets, for `keys reencrypt` (from migration 6 on; never plain text).
