@@ -255,6 +255,20 @@ pub fn http_post(
     token: Option<&str>,
     body: &serde_json::Value,
 ) -> serde_json::Value {
+    let (_, json) = http_json(server, "POST", path, token, body);
+    // Bodies here are small and not chunked-encoded by axum when the length is known.
+    serde_json::from_str(json.trim()).unwrap_or(serde_json::Value::Null)
+}
+
+/// A request with a JSON body (`method` POST, PUT, PATCH …): the status code and the body as
+/// text.
+pub fn http_json(
+    server: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &serde_json::Value,
+) -> (u16, String) {
     use std::io::{Read as _, Write as _};
     let mut s = std::net::TcpStream::connect(server.addr).expect("connect");
     let body = body.to_string();
@@ -263,16 +277,14 @@ pub fn http_post(
         .unwrap_or_default();
     write!(
         s,
-        "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         server.addr,
         body.len()
     )
     .expect("write");
     let mut raw = String::new();
     s.read_to_string(&mut raw).expect("read");
-    let json = raw.split("\r\n\r\n").nth(1).unwrap_or_default();
-    // Bodies here are small and not chunked-encoded by axum when the length is known.
-    serde_json::from_str(json.trim()).unwrap_or(serde_json::Value::Null)
+    status_and_body(&raw)
 }
 
 /// A minimal blocking HTTP/1.1 GET: the status code and the body as text.

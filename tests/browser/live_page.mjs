@@ -15,44 +15,22 @@
 // network under the page mid-stream: Chromium's offline emulation (`context.setOffline`) fails
 // new requests but leaves an open WebSocket alone, so it cannot drop the live socket.
 
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import readline from "node:readline";
 
-const CHROMIUM = "/usr/bin/chromium";
-const OUTAGE_MS = 2000;
-const started = Date.now();
-const log = (...a) => console.error(`[live_page ${((Date.now() - started) / 1000).toFixed(1)}s]`, ...a);
+import { Failure, check, elapsedMs, env, finish, logger, sleep, until, watchConsole, withChromium } from "./harness.mjs";
 
-class Failure extends Error {}
-function check(cond, message) {
-  if (!cond) throw new Failure(message);
-}
+const OUTAGE_MS = 2000;
+const log = logger("live_page");
+
 async function screenshot(page, name) {
   const dir = process.env.LIVE_ARTIFACTS_DIR;
   if (!dir || !process.env.LIVE_SCREENSHOTS) return;
   mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: path.join(dir, `live_page_${name}.png`) });
 }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what, timeoutMs, probe) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Failure(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-function env(name) {
-  const v = process.env[name];
-  if (!v) throw new Failure(`${name} is not set (this script is run by tests/e2e/live_page.rs)`);
-  return v;
-}
-
 // ---------------------------------------------------------------- the network under the page
 
 // Forwards 127.0.0.1:<port> to the server; `cut()` drops every open connection and refuses new
@@ -94,14 +72,11 @@ async function startProxy(target) {
 // ---------------------------------------------------------------- what the page shows, recorded in it
 
 // Injected by DevTools before any page script (so not subject to the page's CSP and not part of
-// the product): reports CSP violations to the test and records, after every change of the
-// transcript or the status, the lines, their style and the scroll position.
+// the product): records, after every change of the transcript or the status, the lines, their
+// style and the scroll position.
 function recorder() {
   const rec = { events: [] };
   window.__liveRecorder = rec;
-  document.addEventListener("securitypolicyviolation", (e) =>
-    window.__liveCsp({ page: location.pathname, directive: e.violatedDirective, blocked: e.blockedURI, sample: e.sample }),
-  );
   document.addEventListener("DOMContentLoaded", () => {
     const pane = document.getElementById("transcript");
     const status = document.getElementById("status");
@@ -147,44 +122,20 @@ function describe(lines) {
 // ---------------------------------------------------------------- the test
 
 async function main() {
-  const base = env("LIVE_BASE_URL");
-  const email = env("LIVE_EMAIL");
-  const password = env("LIVE_PASSWORD");
-  const meetingId = env("LIVE_MEETING_ID");
-  const title = env("LIVE_MEETING_TITLE");
-  check(
-    existsSync(CHROMIUM),
-    `${CHROMIUM} not found: install Debian's chromium package (scripts/ensure-deps does)`,
-  );
-  let chromium;
-  try {
-    ({ chromium } = await import("playwright-core"));
-  } catch (e) {
-    throw new Failure(`playwright-core is not installed: run \`npm ci --prefix tests/browser\` (scripts/test does): ${e.message}`);
-  }
+  const need = (name) => env(name, "tests/e2e/live_page.rs");
+  const base = need("LIVE_BASE_URL");
+  const email = need("LIVE_EMAIL");
+  const password = need("LIVE_PASSWORD");
+  const meetingId = need("LIVE_MEETING_ID");
+  const title = need("LIVE_MEETING_TITLE");
 
   const stdinLines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
   const proxy = await startProxy(base);
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
-  const state = { proxy, browser, page: null };
   try {
-    return await run(state, { base: proxy.url, email, password, meetingId, title, stdinLines });
-  } catch (e) {
-    if (state.page && process.env.LIVE_ARTIFACTS_DIR) {
-      const dir = process.env.LIVE_ARTIFACTS_DIR;
-      mkdirSync(dir, { recursive: true });
-      const shot = path.join(dir, "live_page_failure.png");
-      await state.page.screenshot({ path: shot }).then(
-        () => log(`screenshot of the page: ${shot}`),
-        () => {},
-      );
-    }
-    throw e;
+    return await withChromium("live_page", process.env.LIVE_ARTIFACTS_DIR, (browser, state) =>
+      run(Object.assign(state, { proxy, browser }), { base: proxy.url, email, password, meetingId, title, stdinLines }),
+    );
   } finally {
-    await browser.close().catch(() => {});
     proxy.close();
   }
 }
@@ -192,22 +143,13 @@ async function main() {
 async function run(state, { base, email, password, meetingId, title, stdinLines }) {
   // A small window, so a few lines overflow the transcript pane and scrolling matters.
   const context = await state.browser.newContext({ viewport: { width: 400, height: 220 } });
-  const csp = []; // CSP violations of every page this test loads
-  await context.exposeFunction("__liveCsp", (v) => csp.push(v));
   await context.addInitScript(recorder);
   const page = await context.newPage();
   state.page = page;
-
-  // Console errors and uncaught exceptions fail the test, except network errors while the test
-  // itself has cut the network or made the token invalid (the browser logs those by itself).
-  const consoleErrors = [];
-  let tolerated = null; // RegExp of console errors expected right now
-  page.on("console", (m) => {
-    if (m.type() !== "error") return;
-    if (tolerated && tolerated.test(m.text())) return;
-    consoleErrors.push(`${m.text()} (${m.location().url || "?"})`);
-  });
-  page.on("pageerror", (e) => consoleErrors.push(`uncaught: ${e.message}`));
+  // CSP violations, console errors and uncaught exceptions fail the test, except network errors
+  // while the test itself has cut the network or made the token invalid (the browser logs those
+  // by itself).
+  const watch = await watchConsole(context, page);
 
   // Every transcript socket and what it received.
   const sockets = [];
@@ -231,10 +173,10 @@ async function run(state, { base, email, password, meetingId, title, stdinLines 
   await screenshot(page, "sign_in");
   await page.fill('input[name="email"]', "nobody@example.org");
   await page.fill('input[name="password"]', "wrong password");
-  tolerated = /status of 401/;
+  watch.tolerate(/status of 401/);
   await page.click('form#login button[type="submit"]');
   await until("the sign-in error", 10000, async () => (await page.textContent("#login-error")).trim());
-  tolerated = null;
+  watch.tolerate(null);
   await page.fill('input[name="email"]', email);
   await page.fill('input[name="password"]', password);
   await page.click('form#login button[type="submit"]');
@@ -267,7 +209,7 @@ async function run(state, { base, email, password, meetingId, title, stdinLines 
   await sleep(300);
   const before = sockets.at(-1);
   const seenBefore = Math.max(...sockets.flatMap((s) => s.frames).map((f) => f.seq ?? -1));
-  tolerated = /net::ERR_|WebSocket connection to .* failed/;
+  watch.tolerate(/net::ERR_|WebSocket connection to .* failed/);
   const cutAt = Date.now();
   state.proxy.cut();
   log("network cut");
@@ -293,7 +235,7 @@ async function run(state, { base, email, password, meetingId, title, stdinLines 
   );
   log(`reconnected after ${reconnectMs} ms with since_seq=${sinceSeq} (seq ${seenBefore} when cut)`);
   await sleep(300);
-  tolerated = null;
+  watch.tolerate(null);
 
   // 5. Scrolled up, the page stays put and offers the new lines; the button goes back down.
   const pane = page.locator("#transcript");
@@ -411,12 +353,12 @@ async function run(state, { base, email, password, meetingId, title, stdinLines 
 
   // 10. A refused access token leads back to sign-in, and from there back to this page.
   await page.evaluate(() => sessionStorage.setItem("access_token", "not-a-token"));
-  tolerated = /status of 401/;
+  watch.tolerate(/status of 401/);
   await page.reload();
   await page.waitForURL(/\/\?next=/, { timeout: 10000 }).catch(() => {
     throw new Failure(`a refused token did not lead to sign-in (at ${page.url()})`);
   });
-  tolerated = null;
+  watch.tolerate(null);
   await page.locator("form#login").waitFor({ state: "visible", timeout: 5000 });
   await page.fill('input[name="email"]', email);
   await page.fill('input[name="password"]', password);
@@ -428,12 +370,7 @@ async function run(state, { base, email, password, meetingId, title, stdinLines 
   );
 
   // 11. Nothing broke the CSP, nothing logged an error.
-  const distinct = (xs) => [...new Set(xs)].map((x) => (x.length > 300 ? x.slice(0, 300) + "…" : x));
-  check(
-    csp.length === 0 && !consoleErrors.some((m) => /Content Security Policy/i.test(m)),
-    `${csp.length} CSP violation(s): ${distinct(csp.map((v) => JSON.stringify(v))).join(", ")}\n  ${distinct(consoleErrors).join("\n  ")}`,
-  );
-  check(consoleErrors.length === 0, `console errors:\n  ${distinct(consoleErrors).join("\n  ")}`);
+  watch.checkClean();
 
   return {
     finals: expected.length,
@@ -444,26 +381,10 @@ async function run(state, { base, email, password, meetingId, title, stdinLines 
     since_seq: sinceSeq,
     last_seq: seq,
     outage_to_live_again_ms: reconnectMs,
-    csp_violations: csp.length,
+    csp_violations: watch.csp.length,
     console_errors: 0,
-    elapsed_ms: Date.now() - started,
+    elapsed_ms: elapsedMs(),
   };
 }
 
-const watchdog = setTimeout(() => {
-  console.error("FAIL: live page test did not finish within 120 s");
-  process.exit(1);
-}, 120000);
-
-main().then(
-  (summary) => {
-    clearTimeout(watchdog);
-    console.log("RESULT " + JSON.stringify(summary));
-    process.exit(0);
-  },
-  (e) => {
-    clearTimeout(watchdog);
-    console.error("FAIL: " + (e instanceof Failure ? e.message : e.stack || String(e)));
-    process.exit(1);
-  },
-);
+finish("live page test", 120000, main);

@@ -6,22 +6,20 @@
 //! Needs Debian's `chromium` and `nodejs`, and `npm ci --prefix tests/browser` (scripts/test
 //! and scripts/ensure-deps see to all three); without them it fails saying so.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use e2e_tests::server::{login, setup, Server, Setup, ADMIN_PASSWORD};
-use e2e_tests::{eval_dir, reference, repo_root, wer};
+use e2e_tests::{eval_dir, reference, wer};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+use crate::browser::{preflight, Browser};
+
 /// About 10 s of speech.
 const CLIP: &str = "ljspeech_LJ001-0001.flac";
 /// 100 ms of 16 kHz mono s16le.
@@ -29,14 +27,25 @@ const CHUNK_BYTES: usize = 3200;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_in_user_watches_the_transcript_arrive_live_across_a_dropped_connection() {
-    let script = preflight();
+    let script = preflight("live_page.mjs");
     let started = Instant::now();
     let dir = tempfile::tempdir().expect("tempdir");
     let set = setup(dir.path(), "Browser");
     let server = Server::start(dir.path(), &[]);
     let pcm = pcm_s16le(&eval_dir().join("dev").join(CLIP));
 
-    let mut browser = Browser::start(&script, &server, &set.admin_email, &set.meeting_id);
+    let artifacts = std::env::temp_dir().join("nexus-scribe-live-page");
+    let mut browser = Browser::start(
+        &script,
+        &[
+            ("LIVE_BASE_URL", &server.http()),
+            ("LIVE_EMAIL", &set.admin_email),
+            ("LIVE_PASSWORD", ADMIN_PASSWORD),
+            ("LIVE_MEETING_ID", &set.meeting_id),
+            ("LIVE_MEETING_TITLE", "Test meeting"),
+            ("LIVE_ARTIFACTS_DIR", &artifacts.to_string_lossy()),
+        ],
+    );
     browser.expect_line("READY", Duration::from_secs(60)).await;
 
     // The page's checks need lines arriving: on a slow machine the clip plays again until the
@@ -92,36 +101,6 @@ async fn a_signed_in_user_watches_the_transcript_arrive_live_across_a_dropped_co
         "live page: {summary}; clip played {passes}x; whole test {:.1} s",
         started.elapsed().as_secs_f64()
     );
-}
-
-/// The script, after checking that Chromium, node and playwright-core are there.
-fn preflight() -> PathBuf {
-    assert!(
-        Path::new(CHROMIUM).is_file(),
-        "{CHROMIUM} not found: this test drives a real headless Chromium; install Debian's \
-         `chromium` (scripts/ensure-deps does)"
-    );
-    let node = Command::new("node").arg("--version").output();
-    let version = match &node {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_owned(),
-        _ => panic!("`node` not found: install `nodejs` and `npm` (scripts/ensure-deps does)"),
-    };
-    let major: u32 = version
-        .trim_start_matches('v')
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
-    assert!(
-        major >= 20,
-        "node {version} is too old: playwright-core needs node 20 or newer"
-    );
-    let browser_dir = repo_root().join("tests/browser");
-    assert!(
-        browser_dir.join("node_modules/playwright-core").is_dir(),
-        "playwright-core is not installed: run `npm ci --prefix tests/browser` (scripts/test does)"
-    );
-    browser_dir.join("live_page.mjs")
 }
 
 /// The clip as 16 kHz mono s16le bytes.
@@ -245,123 +224,4 @@ fn ids_and_texts(segments: &[Value]) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-/// The node script and its Chromium; killed when dropped.
-struct Browser {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::UnboundedReceiver<String>,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Browser {
-    fn start(script: &Path, server: &Server, email: &str, meeting_id: &str) -> Self {
-        let artifacts = std::env::temp_dir().join("nexus-scribe-live-page");
-        let mut child = Command::new("node")
-            .arg(script)
-            .env("LIVE_BASE_URL", server.http())
-            .env("LIVE_EMAIL", email)
-            .env("LIVE_PASSWORD", ADMIN_PASSWORD)
-            .env("LIVE_MEETING_ID", meeting_id)
-            .env("LIVE_MEETING_TITLE", "Test meeting")
-            .env("LIVE_ARTIFACTS_DIR", &artifacts)
-            .current_dir(repo_root())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("node starts");
-        let (tx, lines) = mpsc::unbounded_channel();
-        let stdout = child.stdout.take().expect("stdout");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        let mut err = child.stderr.take().expect("stderr");
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                let text = String::from_utf8_lossy(&buf[..n]);
-                eprint!("{text}");
-                sink.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push_str(&text);
-            }
-        });
-        Self {
-            stdin: child.stdin.take(),
-            child,
-            lines,
-            stderr,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Waits for a stdout line starting with `prefix` and returns the rest of it.
-    async fn expect_line(&mut self, prefix: &str, within: Duration) -> String {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
-                Ok(Some(line)) => {
-                    if let Some(rest) = line.strip_prefix(prefix) {
-                        return rest.to_owned();
-                    }
-                }
-                Ok(None) => {
-                    let status = self.child.wait().map(|s| s.to_string());
-                    // Let the stderr thread catch up with the last words.
-                    std::thread::sleep(Duration::from_millis(200));
-                    panic!(
-                        "the browser script ended ({status:?}) before printing {prefix:?}:\n{}",
-                        self.stderr()
-                    );
-                }
-                Err(_) => panic!(
-                    "no {prefix:?} from the browser script within {within:?}:\n{}",
-                    self.stderr()
-                ),
-            }
-        }
-    }
-
-    /// Writes one line to the script. A script that already failed is reported by the next
-    /// `expect_line`, with its own words.
-    fn send(&mut self, msg: &Value) {
-        if let Some(stdin) = self.stdin.as_mut() {
-            let _ = writeln!(stdin, "{msg}").and_then(|()| stdin.flush());
-        }
-    }
-
-    fn expect_success(&mut self, server: &Server) {
-        drop(self.stdin.take());
-        let status = self.child.wait().expect("browser script ends");
-        assert!(
-            status.success(),
-            "browser script failed ({status}):\n{}\nserver log:\n{}",
-            self.stderr(),
-            server.log()
-        );
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -2,6 +2,7 @@
 
 mod backup;
 mod bot;
+mod browser;
 mod cli_config;
 mod durability;
 mod live;
@@ -9,4 +10,5 @@ mod live_page;
 mod logs;
 mod nodes;
 mod recordings;
+mod signin_page;
 mod transcribe;

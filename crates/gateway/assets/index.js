@@ -130,6 +130,10 @@ mfaForm.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   mfaError.textContent = "";
   const code = new FormData(mfaForm).get("code");
+  // One request per code: a second submit of a code just accepted would be refused as a replay
+  // and counted against the account like a wrong code.
+  const button = mfaForm.querySelector("button");
+  button.disabled = true;
   let r;
   let body = {};
   try {
@@ -142,6 +146,8 @@ mfaForm.addEventListener("submit", async (ev) => {
   } catch (e) {
     mfaError.textContent = "Cannot reach the server.";
     return;
+  } finally {
+    button.disabled = false;
   }
   if (!r.ok || typeof body.access_token !== "string") {
     mfaError.textContent = (body.error && body.error.message) || "Verification failed.";
