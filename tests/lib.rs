@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+pub mod ledger;
 pub mod server;
 
 /// The `nexus-scribe` binary under test: `$NEXUS_SCRIBE_BIN`, else the one built next to

@@ -61,12 +61,21 @@ pub fn setup_json(cmd: &mut Command, stdin: Option<&str>) -> serde_json::Value {
         drop(child.stdin.take());
     }
     let out = child.wait_with_output().expect("set-up command ends");
+    crate::ledger::log("setup", &String::from_utf8_lossy(&out.stderr));
+    if let Some(input) = stdin {
+        crate::ledger::secret(input);
+    }
     assert!(
         out.status.success(),
         "set-up command failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("set-up command prints JSON")
+    let printed: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("set-up command prints JSON");
+    if let Some(key) = printed["api_key"].as_str() {
+        crate::ledger::secret(key);
+    }
+    printed
 }
 
 /// Creates organisation `org` with an admin, a bot and a meeting in `data_dir`.
@@ -228,6 +237,8 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+        crate::ledger::log("serve", &self.log());
+        crate::ledger::server_secrets(&self.data_dir);
         if std::thread::panicking() {
             // A failing test shows what the server said (ids and codes only: no secrets or text).
             eprintln!(
@@ -284,7 +295,36 @@ pub fn http_json(
     .expect("write");
     let mut raw = String::new();
     s.read_to_string(&mut raw).expect("read");
-    status_and_body(&raw)
+    let (status, body) = status_and_body(&raw);
+    remember_tokens(&body);
+    (status, body)
+}
+
+/// Records the credentials an answer carries (tokens, keys, codes, tickets) for the log scan.
+fn remember_tokens(body: &str) {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(body.trim()) else {
+        return;
+    };
+    for key in [
+        "access_token",
+        "refresh_token",
+        "pre_mfa_token",
+        "ticket",
+        "api_key",
+        "secret",
+        "otpauth_uri",
+        "invite_token",
+        "reset_token",
+    ] {
+        if let Some(value) = v[key].as_str() {
+            crate::ledger::secret(value);
+        }
+    }
+    for code in v["backup_codes"].as_array().into_iter().flatten() {
+        if let Some(code) = code.as_str() {
+            crate::ledger::secret(code);
+        }
+    }
 }
 
 /// A minimal blocking HTTP/1.1 GET: the status code and the body as text.

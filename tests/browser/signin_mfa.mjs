@@ -6,6 +6,8 @@
 // where a screenshot goes when a check fails.
 //
 // Conversation with the driver:
+//   stdout `ENROL <key>`                      the page shows the enrolling user their new key
+//   stdin  `{"enrol":…}`                      the current TOTP code of that key
 //   stdout `CODES`                            the page shows the code step
 //   stdin  `{"wrong":…,"totp":…,"backup":…}`  a six-digit code valid at no step near now, the
 //                                             current TOTP code (unused), an unused backup code
@@ -34,6 +36,8 @@ async function steps(page) {
   return {
     login: await shown("form#login"),
     mfa: await shown("form#mfa"),
+    enrol: await shown("form#enrol"),
+    backup: await shown("section#backup"),
     meetings: await shown("section#meetings"),
     signOut: await shown("#sign-out"),
   };
@@ -44,9 +48,12 @@ async function expectSteps(page, what, want) {
   check(JSON.stringify(got) === JSON.stringify(want), `${what}: expected ${JSON.stringify(want)} on screen, the page shows ${JSON.stringify(got)}`);
 }
 
-const PASSWORD_STEP = { login: true, mfa: false, meetings: false, signOut: false };
-const CODE_STEP = { login: false, mfa: true, meetings: false, signOut: false };
-const SIGNED_IN = { login: false, mfa: false, meetings: true, signOut: true };
+const NONE = { login: false, mfa: false, enrol: false, backup: false, meetings: false, signOut: false };
+const PASSWORD_STEP = { ...NONE, login: true };
+const CODE_STEP = { ...NONE, mfa: true };
+const ENROL_STEP = { ...NONE, enrol: true };
+const BACKUP_STEP = { ...NONE, backup: true };
+const SIGNED_IN = { ...NONE, meetings: true, signOut: true };
 
 const api = (path) => (r) => new URL(r.url()).pathname === path && r.request().method() === "POST";
 
@@ -106,6 +113,15 @@ async function main() {
   const meetingId = need("SIGNIN_MEETING_ID");
   const stdinLines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
   // The codes are made when the page asks for one, so the TOTP code is fresh.
+  // The enrolling user's first code, made by the driver from the secret the page shows.
+  const askEnrolCode = async (secret) => {
+    console.log("ENROL " + secret);
+    const next = await stdinLines.next();
+    check(!next.done, "the driver closed stdin without sending the enrolment code");
+    const got = JSON.parse(next.value);
+    check(typeof got.enrol === "string", "the driver's enrolment code is missing");
+    return got.enrol;
+  };
   const askCodes = async () => {
     console.log("CODES");
     const next = await stdinLines.next();
@@ -115,11 +131,11 @@ async function main() {
     return codes;
   };
   return withChromium("signin_mfa", process.env.SIGNIN_ARTIFACTS_DIR, (browser, state) =>
-    run(browser, state, { base, email, password, enrolEmail, meetingId, askCodes }),
+    run(browser, state, { base, email, password, enrolEmail, meetingId, askCodes, askEnrolCode }),
   );
 }
 
-async function run(browser, state, { base, email, password, enrolEmail, meetingId, askCodes }) {
+async function run(browser, state, { base, email, password, enrolEmail, meetingId, askCodes, askEnrolCode }) {
   const context = await browser.newContext();
   const page = await context.newPage();
   state.page = page;
@@ -129,20 +145,55 @@ async function run(browser, state, { base, email, password, enrolEmail, meetingI
   const nowhere = (k, secret, what) =>
     check(!JSON.stringify(k).includes(secret), `the ${what} is kept in the browser: ${Object.keys(k.local).concat(Object.keys(k.session)).join(", ")}`);
 
-  // 1. A user whose organisation requires a second factor and who has none is told so, and
-  //    stays on the password step.
+  // 1. A user whose organisation requires a second factor and who has none sets one up during
+  //    sign-in: the page shows the new key, takes the first code from the app, then shows the
+  //    backup codes once; only after they are acknowledged is the user signed in.
   await page.goto(base + "/");
   await page.locator("form#login").waitFor({ state: "visible", timeout: 10000 });
   await expectSteps(page, "the first visit", PASSWORD_STEP);
   const enrol = await submitPassword(page, enrolEmail, password);
   check(enrol.mfa_enrollment_required === true, `the server did not ask ${enrolEmail} to enrol: ${Object.keys(enrol)}`);
-  const enrolMessage = await until("the page to say that two-factor sign-in must be set up", 5000, async () =>
-    (await page.textContent("#login-error")).trim(),
-  );
-  check(/two-factor/i.test(enrolMessage), `the page told a user who must enrol: ${JSON.stringify(enrolMessage)}`);
-  await expectSteps(page, "after a sign-in that needs enrolment", PASSWORD_STEP);
+  await page.locator("form#enrol").waitFor({ state: "visible", timeout: 5000 }).catch(() => {
+    throw new Failure("the enrolment form did not appear for a user who must set up two-factor sign-in");
+  });
+  await expectSteps(page, "after a sign-in that needs enrolment", ENROL_STEP);
+  const shownSecret = (await page.textContent("#enrol-secret")).replace(/\s+/g, "");
+  check(/^[A-Z2-7]{26,}$/.test(shownSecret), `the page shows no usable key: ${shownSecret.length} characters`);
+  const link = await page.getAttribute("#enrol-link", "href");
+  check(link.startsWith("otpauth://totp/") && link.includes(shownSecret), "the authenticator link does not carry the key");
   nowhere(await kept(context, page), enrol.pre_mfa_token, "pre-MFA token of the user who must enrol");
-  log("enrolment-required user told:", JSON.stringify(enrolMessage));
+  nowhere(await kept(context, page), shownSecret, "new TOTP key");
+  watch.tolerate(/status of 401/);
+  await page.fill('form#enrol input[name="code"]', "000000");
+  await page.click('form#enrol button[type="submit"]');
+  const enrolRefusal = await until("the page to refuse a wrong first code", 5000, async () =>
+    (await page.textContent("#enrol-error")).trim(),
+  );
+  watch.tolerate(null);
+  await expectSteps(page, "after a wrong first code", ENROL_STEP);
+  const firstCode = await askEnrolCode(shownSecret);
+  await page.fill('form#enrol input[name="code"]', firstCode);
+  const [confirmed] = await Promise.all([
+    page.waitForResponse(api("/api/v1/mfa/confirm"), { timeout: 10000 }),
+    page.click('form#enrol button[type="submit"]'),
+  ]);
+  check(confirmed.status() === 200, `the first code was refused: ${confirmed.status()}`);
+  await page.locator("section#backup").waitFor({ state: "visible", timeout: 5000 });
+  await expectSteps(page, "after the first code", BACKUP_STEP);
+  const shownCodes = await page.locator("#backup-codes li").allTextContents();
+  check(shownCodes.length === 10 && shownCodes.every((c) => /^[a-z0-9]{4}(-[a-z0-9]{4}){3}$/i.test(c.trim())), `the page shows ${shownCodes.length} backup codes`);
+  const whileShown = await kept(context, page);
+  check(Object.keys(whileShown.session).length === 0 && Object.keys(whileShown.local).length === 0, "something is stored before the backup codes are acknowledged");
+  await page.click("#backup-done");
+  await page.locator("section#meetings").waitFor({ state: "visible", timeout: 5000 });
+  await expectSteps(page, "after the backup codes", SIGNED_IN);
+  check(JSON.stringify(await kept(context, page)).includes(shownCodes[0].trim()) === false, "a backup code is kept in the browser");
+  check((await page.locator("#backup-codes li").count()) === 0, "the backup codes stay in the page after they were acknowledged");
+  await page.click("#sign-out");
+  await page.locator("form#login").waitFor({ state: "visible", timeout: 5000 });
+  await expectSteps(page, "after signing the enrolled user out", PASSWORD_STEP);
+  const enrolMessage = `enrolled with a first code after ${JSON.stringify(enrolRefusal)} for a wrong one`;
+  log("enrolment-required user:", enrolMessage);
 
   // 2. The password of a user with MFA leads to the code step, the password form gone.
   const challenge = await submitPassword(page, email, password);

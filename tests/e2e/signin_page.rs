@@ -1,6 +1,9 @@
 //! The sign-in page's second factor in a real headless Chromium. This test turns MFA on for the
 //! admin over the HTTP API and makes the organisation require it; `tests/browser/signin_mfa.mjs`
-//! then drives the page: a user who must still enrol is told so, the admin's password leads to
+//! then drives the page: a user who must still enrol sets up an authenticator on the page (the
+//! key and an `otpauth://` link shown, a wrong first code refused, the first code made here from
+//! the key the page showed, ten backup codes shown once before signing in, nothing kept in the
+//! browser meanwhile), the admin's password leads to
 //! the code step, a wrong code is refused there, the right TOTP code (made here when the page
 //! asks; double-clicked, sent once) signs in with nothing but the access token kept in the
 //! browser, signing out ends the session on the server, and a backup code signs in again (the
@@ -65,6 +68,11 @@ async fn a_user_with_mfa_signs_in_with_a_code_then_a_backup_code_and_sign_out_en
             ("SIGNIN_ARTIFACTS_DIR", &artifacts.to_string_lossy()),
         ],
     );
+    // The user who must enrol reads the new key off the page; their first code is made here.
+    let shown = browser.expect_line("ENROL ", Duration::from_secs(30)).await;
+    let enrol_secret = TotpSecret::from_base32(shown.trim()).expect("the page shows a base32 key");
+    let step = totp_step_of(SystemClock.unix_seconds());
+    browser.send(&json!({ "enrol": totp_code_at(&enrol_secret, step) }));
     browser.expect_line("CODES", Duration::from_secs(30)).await;
     let step = totp_step_of(SystemClock.unix_seconds());
     browser.send(&json!({

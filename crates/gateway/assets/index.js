@@ -12,8 +12,13 @@ const meetingsError = document.getElementById("meetings-error");
 const signOut = document.getElementById("sign-out");
 const mfaForm = document.getElementById("mfa");
 const mfaError = document.getElementById("mfa-error");
+const enrolForm = document.getElementById("enrol");
+const enrolError = document.getElementById("enrol-error");
+const backup = document.getElementById("backup");
 // The pre-MFA token between the password and the code steps (memory only, 5 minutes).
 let preMfaToken = null;
+// The session's tokens while the backup codes are on screen (memory only).
+let pendingSession = null;
 
 function token() {
   return sessionStorage.getItem("access_token");
@@ -29,7 +34,11 @@ function showLogin() {
   meetings.hidden = true;
   signOut.hidden = true;
   mfaForm.hidden = true;
+  enrolForm.hidden = true;
+  backup.hidden = true;
+  document.getElementById("backup-codes").replaceChildren();
   preMfaToken = null;
+  pendingSession = null;
   loginForm.hidden = false;
   loginForm.elements.email.focus();
 }
@@ -97,12 +106,10 @@ loginForm.addEventListener("submit", async (ev) => {
   }
   if (r.ok && body.mfa_required === true && typeof body.pre_mfa_token === "string") {
     loginForm.reset();
-    if (body.mfa_enrollment_required) {
-      loginError.textContent =
-        "Your organisation requires two-factor sign-in. Set it up with your administrator first.";
-      return;
-    }
     preMfaToken = body.pre_mfa_token;
+    if (body.mfa_enrollment_required) {
+      return startEnrolment();
+    }
     loginForm.hidden = true;
     mfaForm.hidden = false;
     mfaForm.elements.code.focus();
@@ -157,6 +164,88 @@ mfaForm.addEventListener("submit", async (ev) => {
   mfaForm.hidden = true;
   preMfaToken = null;
   signedIn(body);
+});
+
+// Enrolment during sign-in (the organisation requires a second factor the user has not set up):
+// the pre-MFA token asks for a new secret, the first code from the app confirms it.
+async function startEnrolment() {
+  let r;
+  let body = {};
+  try {
+    r = await fetch("/api/v1/mfa/enroll", {
+      method: "POST",
+      headers: { Authorization: "Bearer " + preMfaToken },
+    });
+    body = await r.json().catch(() => ({}));
+  } catch (e) {
+    loginError.textContent = "Cannot reach the server.";
+    return;
+  }
+  if (!r.ok || typeof body.secret !== "string") {
+    preMfaToken = null;
+    loginError.textContent = (body.error && body.error.message) || "Could not start two-factor set-up.";
+    return;
+  }
+  document.getElementById("enrol-secret").textContent = body.secret.replace(/(.{4})/g, "$1 ").trim();
+  document.getElementById("enrol-link").href = body.otpauth_uri;
+  loginForm.hidden = true;
+  enrolForm.hidden = false;
+  enrolForm.elements.code.focus();
+}
+
+enrolForm.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  enrolError.textContent = "";
+  const code = new FormData(enrolForm).get("code");
+  const button = enrolForm.querySelector("button");
+  button.disabled = true;
+  let r;
+  let body = {};
+  try {
+    r = await fetch("/api/v1/mfa/confirm", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: "Bearer " + preMfaToken },
+      body: JSON.stringify({ code: code }),
+    });
+    body = await r.json().catch(() => ({}));
+  } catch (e) {
+    enrolError.textContent = "Cannot reach the server.";
+    return;
+  } finally {
+    button.disabled = false;
+  }
+  if (!r.ok || typeof body.access_token !== "string" || !Array.isArray(body.backup_codes)) {
+    enrolError.textContent = (body.error && body.error.message) || "That code did not work.";
+    return;
+  }
+  enrolForm.reset();
+  enrolForm.hidden = true;
+  document.getElementById("enrol-secret").textContent = "";
+  preMfaToken = null;
+  const codes = document.getElementById("backup-codes");
+  codes.replaceChildren();
+  for (const c of body.backup_codes) {
+    const li = document.createElement("li");
+    const code = document.createElement("code");
+    code.textContent = c;
+    li.append(code);
+    codes.append(li);
+  }
+  pendingSession = { access_token: body.access_token };
+  backup.hidden = false;
+  document.getElementById("backup-done").focus();
+});
+
+document.getElementById("backup-done").addEventListener("click", () => {
+  backup.hidden = true;
+  document.getElementById("backup-codes").replaceChildren();
+  const session = pendingSession;
+  pendingSession = null;
+  if (session) {
+    signedIn(session);
+  } else {
+    showLogin();
+  }
 });
 
 signOut.addEventListener("click", async () => {

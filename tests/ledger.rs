@@ -1,0 +1,60 @@
+//! The suite-wide log scan: while the end-to-end tests run, every secret they handle (passwords,
+//! bot keys, tokens, the servers' generated secrets) and every log a server or set-up command
+//! wrote is recorded under `$NEXUS_SCRIBE_TEST_LEDGER`; `scripts/test` then checks that no
+//! recorded secret appears in any recorded log. Without the variable nothing is recorded.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Shorter values are not secrets worth scanning for (and would match by chance).
+const MIN_SECRET_CHARS: usize = 12;
+
+fn dir() -> Option<PathBuf> {
+    std::env::var_os("NEXUS_SCRIBE_TEST_LEDGER").map(PathBuf::from)
+}
+
+/// Records a secret the suite handled (one line; values with a line break are split).
+pub fn secret(value: &str) {
+    let Some(dir) = dir() else { return };
+    let lines: Vec<&str> = value
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.chars().count() >= MIN_SECRET_CHARS)
+        .collect();
+    if lines.is_empty() {
+        return;
+    }
+    let _ = std::fs::create_dir_all(&dir);
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("secrets"))
+    {
+        // One write per call: appends from parallel tests do not interleave within a line.
+        let _ = f.write_all(format!("{}\n", lines.join("\n")).as_bytes());
+    }
+}
+
+/// Records a log a process of the suite wrote.
+pub fn log(label: &str, text: &str) {
+    static SERIAL: AtomicU32 = AtomicU32::new(0);
+    let Some(dir) = dir() else { return };
+    let logs = dir.join("logs");
+    let _ = std::fs::create_dir_all(&logs);
+    let n = SERIAL.fetch_add(1, Ordering::Relaxed);
+    let name = format!("{}-{n}-{label}.log", std::process::id());
+    let _ = std::fs::write(logs.join(name), text);
+}
+
+/// Records every value of a data folder's generated secrets file.
+pub fn server_secrets(data_dir: &Path) {
+    let Ok(file) = std::fs::read_to_string(data_dir.join("secrets/secrets.toml")) else {
+        return;
+    };
+    for line in file.lines() {
+        if let Some((_, value)) = line.split_once('=') {
+            secret(value.trim().trim_matches('"'));
+        }
+    }
+}
