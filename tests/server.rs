@@ -143,6 +143,14 @@ impl Server {
         let mut cmd = scribe_on(data_dir);
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
             .env("NEXUS_SCRIBE__LOGGING__LEVEL", "info")
+            // Every test talks from 127.0.0.1: the shipped per-address limits (100 requests and
+            // 10 sockets a minute) would throttle the suite, not what it tests. A test can set
+            // them back through `env`.
+            .env("NEXUS_SCRIBE__RATE_LIMITS__API_REQUESTS_PER_IP", "100000")
+            .env(
+                "NEXUS_SCRIBE__RATE_LIMITS__WEBSOCKET_CONNECTIONS_PER_IP",
+                "100000",
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for (k, v) in env {

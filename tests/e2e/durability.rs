@@ -3,9 +3,10 @@
 //! exactly once, and the bots resume from their acknowledged audio and finish.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
-use e2e_tests::server::{create_meeting_env, login, setup_env, Server};
+use e2e_tests::server::{create_meeting_env, http_get, login, setup_env, Server};
 use e2e_tests::{reference, wer};
 use futures_util::SinkExt as _;
 use tokio_tungstenite::tungstenite::Message;
@@ -50,11 +51,13 @@ async fn kill_9_while_three_bots_stream(env: &[(&str, &str)]) {
     let token = login(&server, &s.admin_email);
     let audio = pcm(CLIP);
 
-    // A viewer per meeting, watching until the crash cuts it off.
+    // A viewer per meeting, watching until the crash cuts it off (however long the first
+    // words take on a loaded machine).
+    let crash = Arc::new(tokio::sync::Notify::new());
     let mut viewers = Vec::new();
     for m in &meetings {
         let ws = connect_viewer(&server, &token, m, "").await;
-        viewers.push(tokio::spawn(watch(ws, fired())));
+        viewers.push(tokio::spawn(watch(ws, Arc::clone(&crash))));
     }
     // Three bots stream 6 s of speech each, at real-time pace, at the same time.
     let mut bots = Vec::new();
@@ -78,7 +81,29 @@ async fn kill_9_while_three_bots_stream(env: &[(&str, &str)]) {
         held.push(task.await.expect("bot streamed"));
         tokens.push(resume);
     }
+    // On a loaded machine the finals can lag the audio: kill only once every meeting has a
+    // stored final (and so its viewer has it or is about to), within a generous bound.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    for m in &meetings {
+        loop {
+            let (status, body) = http_get(
+                &server,
+                &format!("/api/v1/meetings/{m}/transcript"),
+                Some(&token),
+            );
+            let stored: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            if status == 200 && stored["segments"].as_array().is_some_and(|s| !s.is_empty()) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no final stored for meeting {m} within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
+    crash.notify_waiters();
     server.kill(); // SIGKILL: no shutdown, no flushing, no goodbye.
     drop(held);
     let mut seen_before = Vec::new();

@@ -40,8 +40,11 @@ async fn a_viewer_on_a_second_server_watches_a_meeting_streamed_into_the_first()
     let watched = tokio::spawn(async move {
         let mut view = View::default();
         let mut first_final_at = None;
-        while let Ok(Some(Ok(m))) =
-            tokio::time::timeout(Duration::from_secs(8), viewer.next()).await
+        // Only finals cross servers, and the first comes at the first pause (or the longest
+        // utterance): a loaded machine may take a while. After it, 8 s of quiet ends the watch.
+        let quiet =
+            |first: Option<Instant>| Duration::from_secs(if first.is_none() { 30 } else { 8 });
+        while let Ok(Some(Ok(m))) = tokio::time::timeout(quiet(first_final_at), viewer.next()).await
         {
             if let Message::Text(t) = m {
                 let v: serde_json::Value = serde_json::from_str(&t).expect("json");

@@ -82,7 +82,7 @@ pub async fn check(State(app): State<AppState>, req: Request, next: Next) -> Res
         .unwrap_or_default();
     let credential = credential_of(&route);
     if credential != Credential::Api
-        && !crate::ws::viewer::origin_allowed(&parts.headers, &app.config.allowed_origins)
+        && !crate::cors::origin_allowed(&parts.headers, &app.config.allowed_origins)
     {
         // A browser origin that is not allowed is refused before the upgrade.
         tracing::info!("socket refused before the upgrade: origin not allowed");

@@ -30,24 +30,28 @@ async fn fixture() -> Fixture {
     fixture_with(std::sync::Arc::new(scribe_auth::SystemClock), unthrottled()).await
 }
 
-/// Sign-in throttles out of the way (tests of other things sign in many times from one address).
+/// Rate limits out of the way (tests of other things make many requests from one address).
 fn unthrottled() -> crate::GatewayConfig {
     use scribe_auth::{RateLimit, ThrottleConfig};
     use std::time::Duration;
     let wide = ThrottleConfig {
         per_ip: RateLimit {
-            attempts: 10_000,
+            attempts: 100_000,
             window: Duration::from_secs(60),
         },
         global: RateLimit {
-            attempts: 10_000,
+            attempts: 100_000,
             window: Duration::from_secs(60),
         },
         ..ThrottleConfig::default()
     };
     crate::GatewayConfig {
-        login_throttle: wide,
-        mfa_throttle: wide,
+        rate_limits: crate::ratelimit::RateLimitConfig {
+            auth: wide,
+            mfa: wide,
+            websocket: wide,
+            api: wide,
+        },
         ..crate::GatewayConfig::default()
     }
 }

@@ -6,16 +6,17 @@ use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::Router;
-use scribe_auth::{
-    Clock, LockoutPolicy, LoginThrottle, PasswordHasher, SecretString, TokenService,
-};
+use scribe_auth::{Clock, LockoutPolicy, PasswordHasher, SecretString, TokenService};
 use speech_engine::Scheduler;
 use transcript_storage::Store;
 
 use crate::config::GatewayConfig;
 use crate::hub::Hub;
 use crate::ws::ActiveStreams;
-use crate::{access, api, headers, invites, metrics, pages, password, sharing, signin, users, ws};
+use crate::{
+    access, api, cors, headers, invites, metrics, pages, password, ratelimit, sharing, signin,
+    users, ws,
+};
 
 /// What every handler can reach. Cheap to clone (everything is shared).
 #[derive(Clone)]
@@ -27,10 +28,9 @@ pub struct AppState {
     /// The clock of tickets, sessions, lockouts and throttles.
     pub clock: Arc<dyn Clock>,
     pub hasher: Arc<PasswordHasher>,
-    /// Login (and refresh) attempts per client address and in all.
-    pub login_throttle: Arc<LoginThrottle>,
-    /// Second-factor attempts per client address and in all.
-    pub mfa_throttle: Arc<LoginThrottle>,
+    /// Requests per client address and in all, by category (sign-in, second factor, sockets,
+    /// everything else).
+    pub rate_limits: Arc<crate::ratelimit::RateLimits>,
     /// When failed sign-ins lock an account, and for how long.
     pub lockout: LockoutPolicy,
     /// The one-time setup code of a fresh install (armed by `serve` when no account exists).
@@ -71,13 +71,9 @@ impl AppState {
             tokens: parts.tokens,
             clock: Arc::clone(&parts.clock),
             hasher: parts.hasher,
-            login_throttle: Arc::new(LoginThrottle::new(
-                parts.config.login_throttle,
-                Arc::clone(&parts.clock),
-            )),
-            mfa_throttle: Arc::new(LoginThrottle::new(
-                parts.config.mfa_throttle,
-                Arc::clone(&parts.clock),
+            rate_limits: Arc::new(crate::ratelimit::RateLimits::new(
+                parts.config.rate_limits,
+                &parts.clock,
             )),
             lockout: parts.config.lockout,
             setup: Arc::new(crate::invites::SetupCode::default()),
@@ -162,7 +158,17 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(meeting_routes(state.clone()))
         .fallback(|| async { crate::error::ApiError::not_found() })
-        .with_state(state)
+        .with_state(state.clone())
+        // Innermost first: cross-origin checks, the rate limits before anything reads a
+        // credential or a body, security headers on every answer.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cors::cors,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            ratelimit::limit,
+        ))
         .layer(axum::middleware::from_fn(headers::security_headers))
 }
 

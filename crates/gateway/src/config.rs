@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use audio_ingest::StreamConfig;
-use scribe_auth::{LockoutPolicy, ThrottleConfig};
+use scribe_auth::LockoutPolicy;
 
 /// Limits and timeouts of one WebSocket connection.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,10 +66,10 @@ pub struct GatewayConfig {
     pub recording_beam_size: u32,
     /// Longest piece a recording is decoded in (cut at a pause; Whisper's window is 30 s).
     pub recording_max_utterance_ms: u64,
-    /// Login and refresh attempts allowed per client address and in all.
-    pub login_throttle: ThrottleConfig,
-    /// Second-factor attempts allowed per client address and in all.
-    pub mfa_throttle: ThrottleConfig,
+    /// Requests allowed per client address and in all, by category.
+    pub rate_limits: crate::ratelimit::RateLimitConfig,
+    /// Proxies whose `X-Forwarded-For` names the client (CIDR ranges); empty = none.
+    pub trusted_proxies: Vec<scribe_auth::IpNetwork>,
     /// Account lockout after repeated failures.
     pub lockout: LockoutPolicy,
     /// How long an invitation can be accepted.
@@ -87,8 +87,8 @@ impl Default for GatewayConfig {
             max_upload_bytes: MAX_UPLOAD_BYTES,
             recording_beam_size: 5,
             recording_max_utterance_ms: RECORDING_MAX_UTTERANCE_MS,
-            login_throttle: ThrottleConfig::default(),
-            mfa_throttle: ThrottleConfig::default(),
+            rate_limits: crate::ratelimit::RateLimitConfig::default(),
+            trusted_proxies: Vec::new(),
             lockout: LockoutPolicy::default(),
             invite_ttl: DEFAULT_INVITE_TTL,
         }

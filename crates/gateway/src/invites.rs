@@ -10,10 +10,10 @@
 use std::sync::Mutex;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use scribe_auth::{
     backup_code_hash, ExposeSecret, PasswordContext, PasswordPolicy, Role, SecretString,
 };
@@ -25,7 +25,6 @@ use crate::api::{json_body, unix_ms};
 use crate::app::AppState;
 use crate::auth::{api_user, internal, store_error};
 use crate::error::ApiError;
-use crate::signin::{client_ip, throttle};
 use crate::users::require_admin;
 
 /// Longest address and password read (longer ones are refused before any work).
@@ -279,19 +278,13 @@ pub(crate) enum TokenKind {
 
 /// The open token of `kind` that `token` is, for `email`, with its hash and the time of the
 /// lookup: `None` for every kind of failure alike (unknown, used, expired, withdrawn, another
-/// address, the other kind), logged without details. Throttled like sign-in.
+/// address, the other kind), logged without details.
 pub(crate) async fn open_token(
     app: &AppState,
-    connect: Option<&Extension<ConnectInfo<std::net::SocketAddr>>>,
     token: &str,
     email: &str,
     kind: TokenKind,
 ) -> Result<Option<(Invite, [u8; 32], u64)>, ApiError> {
-    throttle(
-        &app.login_throttle,
-        client_ip(connect),
-        "invitation or reset",
-    )?;
     if email.len() > MAX_EMAIL_BYTES || token.len() > 100 {
         return Ok(None);
     }
@@ -320,20 +313,13 @@ fn invalid_invitation() -> ApiError {
 /// in as usual. Throttled like sign-in.
 pub async fn accept(
     State(app): State<AppState>,
-    connect: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req: AcceptRequest = json_body(&headers, &body)?;
     let email = req.email.trim().to_owned();
-    let Some((invite, hash, now_ms)) = open_token(
-        &app,
-        connect.as_ref(),
-        &req.invite_token,
-        &email,
-        TokenKind::Invitation,
-    )
-    .await?
+    let Some((invite, hash, now_ms)) =
+        open_token(&app, &req.invite_token, &email, TokenKind::Invitation).await?
     else {
         return Err(invalid_invitation());
     };
@@ -381,11 +367,9 @@ struct SetupRequest {
 /// only with the code `serve` printed on its console; the code works once.
 pub async fn setup(
     State(app): State<AppState>,
-    connect: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    throttle(&app.login_throttle, client_ip(connect.as_ref()), "setup")?;
     let req: SetupRequest = json_body(&headers, &body)?;
     let closed = || ApiError::new(ErrorCode::Forbidden, "this server is already set up");
     if !app.setup.is_armed() {

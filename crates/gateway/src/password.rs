@@ -7,10 +7,10 @@
 //! failure the same way, so it says nothing about which accounts exist.
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use scribe_auth::{ExposeSecret, PasswordHasher, PhcHash, Role, SecretString};
 use scribe_core::{ErrorCode, OrgScope, UserId};
 use serde::Deserialize;
@@ -21,7 +21,7 @@ use crate::app::AppState;
 use crate::auth::{api_user, internal, store_error};
 use crate::error::ApiError;
 use crate::invites::{hash_for_member, open_token, TokenKind};
-use crate::signin::{attempts_of, client_ip, count_failure, start_session, throttle};
+use crate::signin::{attempts_of, count_failure, start_session};
 use crate::users::require_admin;
 
 /// How long a reset token lasts.
@@ -39,16 +39,10 @@ struct ChangeRequest {
 /// towards lockout like a failed sign-in.
 pub async fn change(
     State(app): State<AppState>,
-    connect: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let principal = api_user(&app, &headers).await?;
-    throttle(
-        &app.login_throttle,
-        client_ip(connect.as_ref()),
-        "password change",
-    )?;
     let req: ChangeRequest = json_body(&headers, &body)?;
     let (Some(user_id), Some(role)) = (principal.user_id(), principal.role()) else {
         return Err(crate::auth::unauthenticated());
@@ -178,20 +172,13 @@ fn invalid_reset() -> ApiError {
 /// throttled like sign-in) → `204`; every session of the account has ended.
 pub async fn reset(
     State(app): State<AppState>,
-    connect: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req: ResetRequest = json_body(&headers, &body)?;
     let email = req.email.trim().to_owned();
-    let Some((invite, hash, now_ms)) = open_token(
-        &app,
-        connect.as_ref(),
-        &req.reset_token,
-        &email,
-        TokenKind::Reset,
-    )
-    .await?
+    let Some((invite, hash, now_ms)) =
+        open_token(&app, &req.reset_token, &email, TokenKind::Reset).await?
     else {
         return Err(invalid_reset());
     };

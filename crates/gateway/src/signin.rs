@@ -7,10 +7,10 @@
 //! wrong password, locked, disabled. The reason goes to the log with the user id, never with an
 //! email, password, token or code.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -28,12 +28,12 @@ use crate::api::{json_body, unix_ms};
 use crate::app::AppState;
 use crate::auth::{bearer, internal, store_error, unauthenticated};
 use crate::error::ApiError;
+use crate::ratelimit::{client_ip, ClientIp};
 
 /// Longest email and password read (longer ones are refused without hashing).
 const MAX_EMAIL_BYTES: usize = 320;
 const MAX_PASSWORD_BYTES: usize = 1024;
 
-/// The client address of a request (the socket peer; tests without one count as loopback).
 /// Whether `ip` may sign in under an organisation's `networks` (CIDR; empty = anywhere). A
 /// stored range that no longer parses matches nothing (fail closed).
 pub(crate) fn address_allowed(networks: &[String], ip: IpAddr) -> bool {
@@ -44,31 +44,12 @@ pub(crate) fn address_allowed(networks: &[String], ip: IpAddr) -> bool {
             .any(|n| n.contains(ip))
 }
 
-pub(crate) fn client_ip(connect: Option<&Extension<ConnectInfo<SocketAddr>>>) -> IpAddr {
-    connect.map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0 .0.ip())
-}
-
 fn invalid_login() -> ApiError {
     ApiError::new(ErrorCode::Unauthenticated, "invalid email or password")
 }
 
 fn invalid_code() -> ApiError {
     ApiError::new(ErrorCode::Unauthenticated, "invalid or expired code")
-}
-
-/// Applies a throttle: `429` with `Retry-After` when the address (or everyone) is over it.
-pub(crate) fn throttle(
-    limiter: &scribe_auth::LoginThrottle,
-    ip: IpAddr,
-    what: &str,
-) -> Result<(), ApiError> {
-    limiter.check(ip).map_err(|t| {
-        tracing::warn!(scope = ?t.scope, "{what} throttled");
-        ApiError::rate_limited(
-            format!("too many {what} attempts; retry later"),
-            t.retry_after,
-        )
-    })
 }
 
 #[derive(Deserialize)]
@@ -137,12 +118,11 @@ pub(crate) async fn count_failure(
 /// `POST /api/v1/auth/login {email, password}` → tokens, or a pre-MFA challenge.
 pub async fn login(
     State(app): State<AppState>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    client: Option<Extension<ClientIp>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let ip = client_ip(connect.as_ref());
-    throttle(&app.login_throttle, ip, "login")?;
+    let ip = client_ip(client.as_ref());
     let req: LoginRequest = json_body(&headers, &body)?;
     if req.email.len() > MAX_EMAIL_BYTES || req.password.len() > MAX_PASSWORD_BYTES {
         return Err(invalid_login());
@@ -290,11 +270,9 @@ struct RefreshRequest {
 /// presenting a spent one again ends the whole session (someone else holds a copy).
 pub async fn refresh(
     State(app): State<AppState>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    throttle(&app.login_throttle, client_ip(connect.as_ref()), "refresh")?;
     let req: RefreshRequest = json_body(&headers, &body)?;
     let claims = app
         .tokens
@@ -396,11 +374,9 @@ fn pre_mfa(app: &AppState, token: &str) -> Result<TokenClaims, ApiError> {
 /// accepted once (a later step spends every earlier one), a backup code once.
 pub async fn verify(
     State(app): State<AppState>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    throttle(&app.mfa_throttle, client_ip(connect.as_ref()), "MFA")?;
     let req: VerifyRequest = json_body(&headers, &body)?;
     let claims = pre_mfa(&app, &req.pre_mfa_token)?;
     let (user, org) = (claims.user_id(), claims.org_id());
@@ -551,11 +527,9 @@ struct ConfirmRequest {
 /// pre-MFA token (organisation requires MFA) the answer also carries the session's tokens.
 pub async fn confirm(
     State(app): State<AppState>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    throttle(&app.mfa_throttle, client_ip(connect.as_ref()), "MFA")?;
     let (user, org, role, pre) = enrolling_user(&app, &headers).await?;
     let req: ConfirmRequest = json_body(&headers, &body)?;
     let scope = OrgScope::for_org(org);

@@ -19,7 +19,7 @@ use crate::api::{json_body, unix_ms};
 use crate::app::AppState;
 use crate::auth::{api_user, internal, store_error};
 use crate::error::ApiError;
-use crate::signin::client_ip;
+use crate::ratelimit::{client_ip, ClientIp};
 
 #[derive(Serialize)]
 struct UserView {
@@ -232,7 +232,7 @@ struct PolicyChange {
 pub async fn change_policy(
     State(app): State<AppState>,
     headers: HeaderMap,
-    connect: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    client: Option<axum::Extension<ClientIp>>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let principal = api_user(&app, &headers).await?;
@@ -247,7 +247,7 @@ pub async fn change_policy(
         .map(|list| normalise_list(list, "login_networks", normalise_network))
         .transpose()?;
     if let Some(networks) = &login_networks {
-        if !crate::signin::address_allowed(networks, client_ip(connect.as_ref())) {
+        if !crate::signin::address_allowed(networks, client_ip(client.as_ref())) {
             return Err(ApiError::new(
                 ErrorCode::BadRequest,
                 "invalid JSON body at `login_networks`: your own address is not in these \

@@ -24,6 +24,7 @@ pub struct Config {
     pub scheduler: SchedulerSection,
     pub storage: StorageConfig,
     pub auth: AuthConfig,
+    pub rate_limits: RateLimitsConfig,
 }
 
 impl Default for Config {
@@ -37,7 +38,82 @@ impl Default for Config {
             scheduler: SchedulerSection::default(),
             storage: StorageConfig::default(),
             auth: AuthConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
         }
+    }
+}
+
+/// `[rate_limits]`: requests other than sign-in (whose limits are in `[auth]`), per client
+/// address (IPv6: per /64) and in all, per `window_secs`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitsConfig {
+    pub api_requests_per_ip: u32,
+    pub api_requests_global: u32,
+    pub websocket_connections_per_ip: u32,
+    pub websocket_connections_global: u32,
+    pub window_secs: u64,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        Self {
+            api_requests_per_ip: 100,
+            api_requests_global: 10_000,
+            websocket_connections_per_ip: 10,
+            websocket_connections_global: 1_000,
+            window_secs: 60,
+        }
+    }
+}
+
+/// A throttle of `per_ip` per client and `global` in all per `window_secs`.
+fn throttle(per_ip: u32, global: u32, window_secs: u64) -> scribe_auth::ThrottleConfig {
+    let window = std::time::Duration::from_secs(window_secs);
+    scribe_auth::ThrottleConfig {
+        per_ip: scribe_auth::RateLimit {
+            attempts: per_ip,
+            window,
+        },
+        global: scribe_auth::RateLimit {
+            attempts: global,
+            window,
+        },
+        ..scribe_auth::ThrottleConfig::default()
+    }
+}
+
+impl Config {
+    /// Every category's limits, from `[auth]` and `[rate_limits]`.
+    pub fn rate_limits(&self) -> gateway::ratelimit::RateLimitConfig {
+        let (a, r) = (&self.auth, &self.rate_limits);
+        gateway::ratelimit::RateLimitConfig {
+            auth: throttle(
+                a.login_attempts_per_ip,
+                a.attempts_global,
+                a.throttle_window_secs,
+            ),
+            mfa: throttle(
+                a.mfa_attempts_per_ip,
+                a.attempts_global,
+                a.throttle_window_secs,
+            ),
+            websocket: throttle(
+                r.websocket_connections_per_ip,
+                r.websocket_connections_global,
+                r.window_secs,
+            ),
+            api: throttle(r.api_requests_per_ip, r.api_requests_global, r.window_secs),
+        }
+    }
+
+    /// `server.trusted_proxies`, parsed (validated at load).
+    pub fn trusted_proxies(&self) -> Vec<scribe_auth::IpNetwork> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .filter_map(|n| n.parse().ok())
+            .collect()
     }
 }
 
@@ -79,31 +155,6 @@ impl Default for AuthConfig {
 }
 
 impl AuthConfig {
-    fn throttle(&self, per_ip: u32) -> scribe_auth::ThrottleConfig {
-        let window = std::time::Duration::from_secs(self.throttle_window_secs);
-        scribe_auth::ThrottleConfig {
-            per_ip: scribe_auth::RateLimit {
-                attempts: per_ip,
-                window,
-            },
-            global: scribe_auth::RateLimit {
-                attempts: self.attempts_global,
-                window,
-            },
-            ..scribe_auth::ThrottleConfig::default()
-        }
-    }
-
-    /// The login (and refresh) throttle.
-    pub fn login_throttle(&self) -> scribe_auth::ThrottleConfig {
-        self.throttle(self.login_attempts_per_ip)
-    }
-
-    /// The second-factor throttle.
-    pub fn mfa_throttle(&self) -> scribe_auth::ThrottleConfig {
-        self.throttle(self.mfa_attempts_per_ip)
-    }
-
     /// How long an invitation lasts.
     pub fn invite_ttl(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.invite_ttl_hours * 3600)
@@ -181,6 +232,9 @@ pub struct ServerConfig {
     pub allowed_origins: Vec<String>,
     /// Largest recording `POST /meetings/{id}/recordings` accepts, in bytes.
     pub max_upload_bytes: u64,
+    /// Reverse proxies (CIDR ranges) whose `X-Forwarded-For` names the client; empty = none, so
+    /// the socket's peer is the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -190,6 +244,7 @@ impl Default for ServerConfig {
             port: 8080,
             allowed_origins: Vec::new(),
             max_upload_bytes: gateway::config::MAX_UPLOAD_BYTES,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -463,6 +518,44 @@ impl Config {
                     format!("{o:?} is not an origin such as \"https://notes.example.org\""),
                 ));
             }
+        }
+        for n in &self.server.trusted_proxies {
+            if let Err(e) = n.parse::<scribe_auth::IpNetwork>() {
+                return Err(bad("server.trusted_proxies", format!("{n:?}: {e}")));
+            }
+        }
+        let r = &self.rate_limits;
+        for (key, value, max) in [
+            (
+                "rate_limits.api_requests_per_ip",
+                r.api_requests_per_ip,
+                10_000_000,
+            ),
+            (
+                "rate_limits.api_requests_global",
+                r.api_requests_global,
+                100_000_000,
+            ),
+            (
+                "rate_limits.websocket_connections_per_ip",
+                r.websocket_connections_per_ip,
+                10_000_000,
+            ),
+            (
+                "rate_limits.websocket_connections_global",
+                r.websocket_connections_global,
+                100_000_000,
+            ),
+        ] {
+            if !(1..=max).contains(&value) {
+                return Err(bad(key, format!("{value} is outside 1..={max}")));
+            }
+        }
+        if !(1..=86_400).contains(&r.window_secs) {
+            return Err(bad(
+                "rate_limits.window_secs",
+                format!("{} is outside 1..=86400", r.window_secs),
+            ));
         }
         let auth = &self.auth;
         for (key, value, max) in [
@@ -896,6 +989,34 @@ pub(crate) mod tests {
             }
         );
         assert_eq!(options.describe(), "db.internal:5432/scribe");
+    }
+
+    #[test]
+    fn rate_limits_and_trusted_proxies_are_validated() {
+        let err = Config::load(
+            None,
+            &env(&[("NEXUS_SCRIBE__SERVER__TRUSTED_PROXIES", "[\"10.0.0.1/8\"]")]),
+        )
+        .expect_err("host bits set")
+        .to_string();
+        assert!(err.contains("server.trusted_proxies"), "{err}");
+        let err = Config::load(
+            None,
+            &env(&[("NEXUS_SCRIBE__RATE_LIMITS__API_REQUESTS_PER_IP", "0")]),
+        )
+        .expect_err("zero")
+        .to_string();
+        assert!(err.contains("rate_limits.api_requests_per_ip"), "{err}");
+        let ok = Config::load(
+            None,
+            &env(&[("NEXUS_SCRIBE__SERVER__TRUSTED_PROXIES", "[\"10.0.0.0/8\"]")]),
+        )
+        .expect("valid");
+        assert_eq!(ok.trusted_proxies().len(), 1);
+        let limits = ok.rate_limits();
+        assert_eq!(limits.websocket.per_ip.attempts, 10);
+        assert_eq!(limits.api.per_ip.attempts, 100);
+        assert_eq!(limits.auth.per_ip.attempts, 5);
     }
 
     #[test]

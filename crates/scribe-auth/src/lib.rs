@@ -35,8 +35,8 @@ pub use jwt::{
     MAX_TOKEN_BYTES,
 };
 pub use lockout::{
-    LockoutPolicy, LoginAttempts, LoginThrottle, RateLimit, ThrottleConfig, ThrottleScope,
-    Throttled,
+    Allowance, LockoutPolicy, LoginAttempts, LoginThrottle, RateLimit, ThrottleConfig,
+    ThrottleScope, Throttled,
 };
 pub use network::{InvalidNetwork, IpNetwork};
 pub use password::{Argon2Params, PasswordContext, PasswordHasher, PasswordPolicy, PhcHash};

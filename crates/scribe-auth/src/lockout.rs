@@ -161,13 +161,27 @@ impl fmt::Display for ThrottleScope {
     }
 }
 
-/// A sign-in attempt refused by a [`LoginThrottle`].
+/// An attempt refused by a [`LoginThrottle`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Throttled {
     /// When an attempt may succeed again (for `Retry-After`).
     pub retry_after: Duration,
     /// Which limit refused it.
     pub scope: ThrottleScope,
+    /// The client's limit (attempts per window), for `X-RateLimit-Limit`.
+    pub limit: u32,
+}
+
+/// An attempt a [`LoginThrottle`] let through, as the client's own limit now stands (for the
+/// `X-RateLimit-*` headers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Allowance {
+    /// Attempts per window.
+    pub limit: u32,
+    /// Attempts left in the window, this one counted.
+    pub remaining: u32,
+    /// When the oldest attempt in the window leaves it (one more becomes available).
+    pub reset: Duration,
 }
 
 impl Throttled {
@@ -192,7 +206,7 @@ impl fmt::Display for Throttled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "too many sign-in attempts ({} limit); retry in {} s",
+            "too many attempts ({} limit); retry in {} s",
             self.scope,
             self.retry_after_secs()
         )
@@ -201,7 +215,8 @@ impl fmt::Display for Throttled {
 
 impl std::error::Error for Throttled {}
 
-/// In-memory throttle on sign-in attempts, per client and overall; share it behind `Arc`.
+/// In-memory throttle on attempts (sign-ins, API requests, socket openings), per client and overall;
+/// share it behind `Arc`.
 ///
 /// Each limit is a sliding-window log: the times of the attempts allowed within the last window
 /// (at most `attempts` of them), so no window of that length ever holds more than `attempts`
@@ -240,7 +255,7 @@ impl LoginThrottle {
 
     /// Records a sign-in attempt from `ip` if both limits allow it, or says which refuses it and
     /// for how long. Call before checking any credential.
-    pub fn check(&self, ip: IpAddr) -> Result<(), Throttled> {
+    pub fn check(&self, ip: IpAddr) -> Result<Allowance, Throttled> {
         let now = unix_ms(&*self.clock);
         let ip_limit = Limit::from(self.config.per_ip);
         let global_limit = Limit::from(self.config.global);
@@ -259,11 +274,13 @@ impl LoginThrottle {
         }
 
         global_limit.prune(&mut state.global, now);
+        let limit = u32::try_from(ip_limit.attempts).unwrap_or(u32::MAX);
         let global_wait = global_limit
             .wait(&state.global, now)
             .map(|retry_after| Throttled {
                 retry_after,
                 scope: ThrottleScope::Global,
+                limit,
             });
         let table_full = state.per_ip.len() >= self.config.max_tracked_keys;
         let ip_wait = match state.per_ip.get_mut(&key) {
@@ -272,11 +289,13 @@ impl LoginThrottle {
                 ip_limit.wait(log, now).map(|retry_after| Throttled {
                     retry_after,
                     scope: ThrottleScope::Ip,
+                    limit,
                 })
             }
             None if table_full => Some(Throttled {
                 retry_after: Duration::from_millis(state.next_sweep_ms.saturating_sub(now)),
                 scope: ThrottleScope::Global,
+                limit,
             }),
             None => None,
         };
@@ -287,8 +306,19 @@ impl LoginThrottle {
             (Some(refusal), _) | (None, Some(refusal)) => Err(refusal),
             (None, None) => {
                 state.global.push_back(now);
-                state.per_ip.entry(key).or_default().push_back(now);
-                Ok(())
+                let log = state.per_ip.entry(key).or_default();
+                log.push_back(now);
+                let used = u32::try_from(log.len()).unwrap_or(u32::MAX);
+                let oldest = log.front().copied().unwrap_or(now);
+                Ok(Allowance {
+                    limit,
+                    remaining: limit.saturating_sub(used),
+                    reset: Duration::from_millis(
+                        oldest
+                            .saturating_add(ip_limit.window_ms)
+                            .saturating_sub(now),
+                    ),
+                })
             }
         }
     }
@@ -476,8 +506,28 @@ mod tests {
         IpAddr::V4(Ipv4Addr::new(203, 0, 113, last))
     }
 
-    fn refusal(result: Result<(), Throttled>) -> Throttled {
+    fn refusal(result: Result<Allowance, Throttled>) -> Throttled {
         result.expect_err("expected a refusal")
+    }
+
+    #[test]
+    fn allowances_count_down_and_say_when_the_window_frees_up() {
+        let (clock, throttle) = throttle(ThrottleConfig::default());
+        let first = throttle.check(v4(9)).expect("first");
+        assert_eq!((first.limit, first.remaining), (10, 9));
+        assert_eq!(first.reset, Duration::from_secs(60));
+        clock.advance(Duration::from_secs(20));
+        let second = throttle.check(v4(9)).expect("second");
+        assert_eq!(second.remaining, 8);
+        assert_eq!(
+            second.reset,
+            Duration::from_secs(40),
+            "when the first leaves the window"
+        );
+        for left in (0..8).rev() {
+            assert_eq!(throttle.check(v4(9)).expect("within").remaining, left);
+        }
+        assert_eq!(refusal(throttle.check(v4(9))).limit, 10);
     }
 
     #[test]
@@ -667,11 +717,12 @@ mod tests {
         let refused = Throttled {
             retry_after: Duration::from_millis(1_500),
             scope: ThrottleScope::Ip,
+            limit: 5,
         };
         assert_eq!(refused.retry_after_secs(), 2);
         assert_eq!(
             refused.to_string(),
-            "too many sign-in attempts (per-client limit); retry in 2 s"
+            "too many attempts (per-client limit); retry in 2 s"
         );
     }
 }

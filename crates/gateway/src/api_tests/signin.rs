@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use axum::http::{header, Method, StatusCode};
-use scribe_auth::{totp_code_at, totp_step_of, Clock, ManualClock, RateLimit, TotpSecret};
+use scribe_auth::{totp_code_at, totp_step_of, Clock, ManualClock, TotpSecret};
 use serde_json::{json, Value};
 
 use super::*;
@@ -346,12 +346,8 @@ fn from(ip: &str, mut req: Request<Body>) -> Request<Body> {
 #[tokio::test]
 async fn the_sixth_login_from_one_address_in_a_minute_is_throttled() {
     let clock = clock();
-    let mut config = crate::GatewayConfig::default();
-    config.login_throttle.per_ip = RateLimit {
-        attempts: 5,
-        window: Duration::from_secs(60),
-    };
-    let f = fixture_with(clock.clone(), config).await;
+    // The shipped limits: 5 sign-ins per address per minute, 100 other requests.
+    let f = fixture_with(clock.clone(), crate::GatewayConfig::default()).await;
     let attempt = |ip: &'static str| {
         let app = f.app.clone();
         async move {
@@ -360,28 +356,99 @@ async fn the_sixth_login_from_one_address_in_a_minute_is_throttled() {
                 .oneshot(from(ip, post("/api/v1/auth/login", None, &body)))
                 .await
                 .expect("infallible");
+            let header = |name: &str| {
+                res.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+            };
             (
                 res.status(),
-                res.headers().get(header::RETRY_AFTER).cloned(),
+                header("retry-after"),
+                header("x-ratelimit-limit"),
+                header("x-ratelimit-remaining"),
+                header("x-ratelimit-reset"),
             )
         }
     };
-    for _ in 0..5 {
-        assert_eq!(attempt("203.0.113.7").await.0, StatusCode::UNAUTHORIZED);
+    // The bucket drains in the headers: 4, 3, 2, 1, 0 left.
+    for left in (0..5).rev() {
+        clock.advance(Duration::from_secs(1));
+        let (status, retry, limit, remaining, reset) = attempt("203.0.113.7").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!((retry, limit, remaining), (None, Some(5), Some(left)));
+        assert!(reset.is_some_and(|r| (1..=60).contains(&r)), "{reset:?}");
     }
-    let (status, retry) = attempt("203.0.113.7").await;
+    let (status, retry, limit, remaining, _) = attempt("203.0.113.7").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = retry
-        .expect("Retry-After")
-        .to_str()
-        .expect("ascii")
-        .parse()
-        .expect("seconds");
-    assert!((1..=60).contains(&retry), "{retry}");
-    // Another address is unaffected; the first reopens after the window.
-    assert_eq!(attempt("198.51.100.9").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!((limit, remaining), (Some(5), Some(0)));
+    let retry = retry.expect("Retry-After");
+    assert!(
+        (55..=60).contains(&retry),
+        "the first attempt leaves the window in {retry} s"
+    );
+    // Another address is unaffected, and other requests have their own bucket.
+    let (status, _, _, remaining, _) = attempt("198.51.100.9").await;
+    assert_eq!((status, remaining), (StatusCode::UNAUTHORIZED, Some(4)));
+    let res = f
+        .app
+        .clone()
+        .oneshot(from("203.0.113.7", get("/api/v1/meetings", None)))
+        .await
+        .expect("infallible");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["x-ratelimit-limit"], "100");
+    assert_eq!(res.headers()["x-ratelimit-remaining"], "99");
+    // The first reopens after the window.
     clock.advance(Duration::from_secs(61));
     assert_eq!(attempt("203.0.113.7").await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_names_the_client_and_anyone_else_cannot() {
+    let config = crate::GatewayConfig {
+        trusted_proxies: vec!["10.0.0.0/8".parse().expect("net")],
+        ..crate::GatewayConfig::default()
+    };
+    let f = fixture_with(clock(), config).await;
+    let attempt = |peer: &'static str, forwarded: &'static str| {
+        let app = f.app.clone();
+        async move {
+            let body = json!({"email": "nobody@example.org", "password": "whatever it is"});
+            let mut req = from(peer, post("/api/v1/auth/login", None, &body));
+            req.headers_mut()
+                .insert("x-forwarded-for", forwarded.parse().expect("header"));
+            let res = app.oneshot(req).await.expect("infallible");
+            res.status()
+        }
+    };
+    // Behind the proxy, each forwarded client has its own limit...
+    for _ in 0..5 {
+        assert_eq!(
+            attempt("10.0.0.2", "198.51.100.1").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        attempt("10.0.0.2", "198.51.100.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        attempt("10.0.0.2", "198.51.100.2").await,
+        StatusCode::UNAUTHORIZED
+    );
+    // ...and a client that writes the header itself gains nothing by it.
+    for i in 0..5 {
+        let forged: &'static str = ["1.1.1.1", "2.2.2.2", "3.3.3.3", "4.4.4.4", "5.5.5.5"][i];
+        assert_eq!(
+            attempt("203.0.113.50", forged).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        attempt("203.0.113.50", "6.6.6.6").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 #[tokio::test]

@@ -10,7 +10,6 @@ use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use scribe_core::ErrorCode;
 use tokio::sync::broadcast::error::RecvError;
@@ -44,25 +43,6 @@ pub async fn handler(
                 }
             }
         })
-}
-
-/// A request without `Origin` is a non-browser client; a browser must come from the page's own
-/// origin (scheme-less comparison with `Host`) or an allowed one.
-pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let Ok(origin) = origin.to_str() else {
-        return false;
-    };
-    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
-        return true;
-    }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let origin_host = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"));
-    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
 }
 
 /// The meeting's feed and where to start, for a viewer the access middleware let through.
@@ -187,30 +167,4 @@ async fn send(socket: &mut WebSocket, frame: &Frame, timeout: std::time::Duratio
         .await,
         Ok(Ok(()))
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::http::HeaderValue;
-
-    #[test]
-    fn origin_must_match_the_host_or_the_allow_list() {
-        let mut h = HeaderMap::new();
-        assert!(origin_allowed(&h, &[]), "no Origin: not a browser");
-        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
-        h.insert(
-            header::ORIGIN,
-            HeaderValue::from_static("http://127.0.0.1:8080"),
-        );
-        assert!(origin_allowed(&h, &[]));
-        h.insert(
-            header::ORIGIN,
-            HeaderValue::from_static("http://evil.example"),
-        );
-        assert!(!origin_allowed(&h, &[]));
-        assert!(origin_allowed(&h, &["http://evil.example".to_owned()]));
-        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
-        assert!(!origin_allowed(&h, &[]));
-    }
 }
