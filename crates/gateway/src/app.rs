@@ -138,6 +138,19 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/organisation",
             get(users::get_policy).patch(users::change_policy),
         )
+        .route(
+            "/api/v1/organisation/integrations",
+            get(crate::integrations::list),
+        )
+        .route(
+            "/api/v1/organisation/webhook",
+            axum::routing::put(crate::integrations::set_webhook)
+                .delete(crate::integrations::delete_webhook),
+        )
+        .route(
+            "/api/v1/organisation/webhook/test",
+            post(crate::integrations::test_webhook),
+        )
         .route("/api/v1/invites", get(invites::list).post(invites::create))
         .route("/api/v1/invites/accept", post(invites::accept))
         .route(

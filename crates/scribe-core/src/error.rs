@@ -29,6 +29,9 @@ pub enum ErrorCode {
     PolicyViolation,
     /// The server cannot take more work right now.
     AtCapacity,
+    /// A service the server called on the caller's behalf (an alert webhook) did not answer
+    /// usefully.
+    BadGateway,
     /// Something failed inside the server; details are in the server log only.
     Internal,
 }
@@ -48,6 +51,7 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::PolicyViolation => "policy_violation",
             Self::AtCapacity => "at_capacity",
+            Self::BadGateway => "bad_gateway",
             Self::Internal => "internal",
         }
     }
@@ -66,6 +70,7 @@ impl ErrorCode {
             Self::RateLimited => 429,
             Self::PolicyViolation => 403,
             Self::AtCapacity => 503,
+            Self::BadGateway => 502,
             Self::Internal => 500,
         }
     }
@@ -84,7 +89,7 @@ impl ErrorCode {
             | Self::Conflict => 4008,
             Self::RateLimited => 4029,
             Self::AtCapacity => 4102,
-            Self::Internal => 1011,
+            Self::BadGateway | Self::Internal => 1011,
         }
     }
 }

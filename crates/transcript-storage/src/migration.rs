@@ -28,6 +28,7 @@ macro_rules! migrations {
             $crate::migration::migrations!(@one $backend, 5, "ws_tickets", "0005_ws_tickets"),
             $crate::migration::migrations!(@one $backend, 6, "sessions", "0006_sessions"),
             $crate::migration::migrations!(@one $backend, 7, "access", "0007_access"),
+            $crate::migration::migrations!(@one $backend, 8, "integrations", "0008_integrations"),
         ]
     };
     (@one $backend:literal, $version:literal, $name:literal, $file:literal) => {

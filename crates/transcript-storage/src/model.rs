@@ -270,6 +270,24 @@ pub(crate) fn check_permission(p: &str) -> StoreResult<()> {
     }
 }
 
+/// Integration setting names: 1 to 64 of `a-z`, `0-9`, `_`; values at most 4 KiB, no NUL.
+pub(crate) fn check_integration(name: &str, value: Option<&str>) -> StoreResult<()> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(StoreError::Invalid(
+            "integration name must be 1 to 64 of a-z, 0-9, _",
+        ));
+    }
+    if let Some(v) = value {
+        check_text(v, 4096, "integration value is too long or contains NUL")?;
+    }
+    Ok(())
+}
+
 /// A policy list as stored: one item per line.
 pub(crate) fn join_policy_list(items: &[String]) -> String {
     items.join("\n")

@@ -15,6 +15,7 @@ use crate::model::{FinalRead, NewFinal, StoredFinal, UnreadableFinal};
 pub(crate) const MEETING_TITLE: &str = "meetings.title";
 pub(crate) const USER_EMAIL: &str = "users.email";
 pub(crate) const USER_MFA_SECRET: &str = "users.mfa_secret";
+pub(crate) const INTEGRATION_VALUE: &str = "integrations.value";
 pub(crate) const SEGMENT_TEXT: &str = "segments.text";
 pub(crate) const SEGMENT_WORDS: &str = "segments.words";
 pub(crate) const SEGMENT_SPEAKER: &str = "segments.speaker";

@@ -357,6 +357,21 @@ pub trait Store: Send + Sync + 'static {
         now_ms: u64,
     ) -> StoreResult<User>;
 
+    /// Sets (`Some`, sealed at rest) or removes (`None`) the organisation's integration setting
+    /// `name` (e.g. `alert_webhook`).
+    async fn set_integration(
+        &self,
+        scope: &OrgScope,
+        name: &str,
+        value: Option<String>,
+    ) -> StoreResult<()>;
+
+    /// The organisation's integration setting `name`, opened.
+    async fn integration(&self, scope: &OrgScope, name: &str) -> StoreResult<Option<String>>;
+
+    /// The names of the organisation's integration settings that are set.
+    async fn integration_names(&self, scope: &OrgScope) -> StoreResult<Vec<String>>;
+
     /// Unscoped: whether any account exists at all (a fresh install has none: `serve` then
     /// offers the one-time setup code).
     async fn has_users(&self) -> StoreResult<bool>;

@@ -429,3 +429,85 @@ async fn passwords_change_with_the_current_one_and_reset_with_an_admins_token() 
         "once"
     );
 }
+
+#[tokio::test]
+async fn the_alert_webhook_must_be_public_and_is_never_shown_again() {
+    let f = fixture().await;
+    let admin = login(&f.app, "ada@example.org").await;
+    let viewer = login(&f.app, "vic@example.org").await;
+    let set = |token: &str, url: &str| {
+        with_body(
+            Method::PUT,
+            "/api/v1/organisation/webhook",
+            token,
+            &json!({ "url": url }),
+        )
+    };
+    assert_eq!(
+        call(&f.app, set(&viewer, "https://93.184.216.34/hook"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    for url in [
+        "http://127.0.0.1/hook",
+        "http://10.0.0.1/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://localhost:9000/hook",
+        "http://[::1]/hook",
+    ] {
+        let (status, v) = call(&f.app, set(&admin, url)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {v}");
+        assert!(v.to_string().contains("only public hosts"), "{url}: {v}");
+    }
+    let (status, v) = call(&f.app, set(&admin, "gopher://example.org/")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v.to_string().contains("http or https"), "{v}");
+    let (_, v) = call(
+        &f.app,
+        get("/api/v1/organisation/integrations", Some(&admin)),
+    )
+    .await;
+    assert_eq!(v["alert_webhook"]["set"], false);
+
+    let secret_url = "https://93.184.216.34/hooks/T000/B000/very-secret-token";
+    assert_eq!(
+        call(&f.app, set(&admin, secret_url)).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (status, v) = call(
+        &f.app,
+        get("/api/v1/organisation/integrations", Some(&admin)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["alert_webhook"]["set"], true);
+    assert!(
+        !v.to_string().contains("very-secret-token"),
+        "never returned: {v}"
+    );
+    let stored = f
+        .state
+        .store
+        .integration(&f.scope, "alert_webhook")
+        .await
+        .expect("read");
+    assert_eq!(stored.as_deref(), Some(secret_url));
+    assert_eq!(
+        call(&f.app, delete("/api/v1/organisation/webhook", Some(&admin)))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    let (status, v) = call(
+        &f.app,
+        post(
+            "/api/v1/organisation/webhook/test",
+            Some(&admin),
+            &json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v.to_string().contains("no alert webhook"), "{v}");
+}

@@ -349,3 +349,74 @@ pub async fn org_policy_round_trips_and_reaches_login<H: Harness>(h: &H) {
         "nothing half-written"
     );
 }
+
+pub async fn integrations_are_sealed_per_organisation<H: Harness>(h: &H) {
+    let store = h.store();
+    let org = new_org(&*store, "integrations").await;
+    let other = new_org(&*store, "integrations-other").await;
+    let url = "https://hooks.example.org/T0/B0/secret-token";
+    assert_eq!(
+        store
+            .integration(&org, "alert_webhook")
+            .await
+            .expect("read"),
+        None
+    );
+    store
+        .set_integration(&org, "alert_webhook", Some(url.into()))
+        .await
+        .expect("set");
+    assert_eq!(
+        store
+            .integration(&org, "alert_webhook")
+            .await
+            .expect("read")
+            .as_deref(),
+        Some(url)
+    );
+    assert_eq!(
+        store.integration_names(&org).await.expect("names"),
+        vec!["alert_webhook".to_owned()]
+    );
+    assert_eq!(
+        store
+            .integration(&other, "alert_webhook")
+            .await
+            .expect("read"),
+        None
+    );
+    assert!(store
+        .integration_names(&other)
+        .await
+        .expect("names")
+        .is_empty());
+    // Rotation: re-encryption re-seals it, and it still reads back.
+    store.rotate_data_key(&org).await.expect("rotate");
+    let report = store.reencrypt(&org).await.expect("reencrypt");
+    assert!(report.resealed >= 1, "{report:?}");
+    assert_eq!(
+        store
+            .integration(&org, "alert_webhook")
+            .await
+            .expect("read")
+            .as_deref(),
+        Some(url)
+    );
+    assert!(matches!(
+        store
+            .set_integration(&org, "Bad Name", Some("x".into()))
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    store
+        .set_integration(&org, "alert_webhook", None)
+        .await
+        .expect("remove");
+    assert_eq!(
+        store
+            .integration(&org, "alert_webhook")
+            .await
+            .expect("read"),
+        None
+    );
+}

@@ -32,8 +32,8 @@ use crate::model::{
 use crate::store::Store;
 
 pub use access::{
-    grants_give_and_take_meeting_access, invites_are_bound_single_use_and_expire,
-    org_policy_round_trips_and_reaches_login,
+    grants_give_and_take_meeting_access, integrations_are_sealed_per_organisation,
+    invites_are_bound_single_use_and_expire, org_policy_round_trips_and_reaches_login,
 };
 pub use identity::{bots_create_and_revoke, organisations_create_get_find, users_create_and_login};
 pub use jobs::jobs_queue_progress_and_finish;
@@ -96,6 +96,7 @@ macro_rules! store_conformance_suite {
             grants_give_and_take_meeting_access,
             invites_are_bound_single_use_and_expire,
             org_policy_round_trips_and_reaches_login,
+            integrations_are_sealed_per_organisation,
         );
     };
     (@tests $harness:ty; $($test:ident),+ $(,)?) => {

@@ -10,9 +10,10 @@ use super::sql::{id, now_ms, opt_id, to_i64, uint};
 use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    check_permission, email_key, join_policy_list, split_policy_list, Invite, Meeting,
-    MeetingGrant, NewInvite, NewUser, OrgPolicy, OrgPolicyChange, User,
+    check_integration, check_permission, email_key, join_policy_list, split_policy_list, Invite,
+    Meeting, MeetingGrant, NewInvite, NewUser, OrgPolicy, OrgPolicyChange, User,
 };
+use crate::sealing::INTEGRATION_VALUE;
 
 pub(crate) fn org_policy(conn: &mut Connection, scope: OrgScope) -> StoreResult<OrgPolicy> {
     read_policy(conn, scope)
@@ -375,4 +376,107 @@ pub(crate) fn accept_invite(
 
 pub(crate) fn has_users(conn: &mut Connection) -> StoreResult<bool> {
     Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |row| row.get(0))?)
+}
+
+/// The associated-data row of an integration setting.
+fn integration_row(scope: OrgScope, name: &str) -> String {
+    format!("{}/{name}", scope.org_id())
+}
+
+pub(crate) fn set_integration(
+    conn: &mut Connection,
+    keys: &Keyring,
+    scope: OrgScope,
+    name: String,
+    value: Option<String>,
+) -> StoreResult<()> {
+    check_integration(&name, value.as_deref())?;
+    let org = scope.org_id().to_string();
+    match value {
+        Some(v) => {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let sealed = super::keys::org_keys(&tx, keys, scope.org_id())?.seal(
+                INTEGRATION_VALUE,
+                &integration_row(scope, &name),
+                &v,
+            )?;
+            let n = tx.execute(
+                "INSERT INTO integrations (org_id, name, value, updated_at_ms)
+                 SELECT id, ?2, ?3, ?4 FROM organisations WHERE id = ?1
+                 ON CONFLICT (org_id, name)
+                 DO UPDATE SET value = excluded.value, updated_at_ms = excluded.updated_at_ms",
+                rusqlite::params![org, name, sealed, now_ms()],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.commit()?;
+        }
+        None => {
+            conn.execute(
+                "DELETE FROM integrations WHERE org_id = ?1 AND name = ?2",
+                [org, name],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn integration(
+    conn: &mut Connection,
+    keys: &Keyring,
+    scope: OrgScope,
+    name: String,
+) -> StoreResult<Option<String>> {
+    let sealed: Option<String> = conn
+        .query_row(
+            "SELECT value FROM integrations WHERE org_id = ?1 AND name = ?2",
+            [scope.org_id().to_string(), name.clone()],
+            |row| row.get(0),
+        )
+        .optional()?;
+    sealed
+        .map(|v| {
+            super::keys::org_keys(conn, keys, scope.org_id())?.open(
+                INTEGRATION_VALUE,
+                &integration_row(scope, &name),
+                &v,
+            )
+        })
+        .transpose()
+}
+
+pub(crate) fn integration_names(
+    conn: &mut Connection,
+    scope: OrgScope,
+) -> StoreResult<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM integrations WHERE org_id = ?1 ORDER BY name")?;
+    let rows = stmt.query_map([scope.org_id().to_string()], |row| row.get(0))?;
+    Ok(rows.collect::<Result<Vec<String>, _>>()?)
+}
+
+/// Integration settings, for `keys reencrypt` (from migration 8 on; never plain text).
+pub(crate) fn reseal_integrations(
+    conn: &Connection,
+    keys: &Keyring,
+    scope: OrgScope,
+    report: &mut crate::sealing::ReencryptReport,
+) -> StoreResult<()> {
+    let org_keys = super::keys::org_keys(conn, keys, scope.org_id())?;
+    let values: Vec<(String, String)> = {
+        let mut stmt = conn.prepare("SELECT name, value FROM integrations WHERE org_id = ?1")?;
+        let rows = stmt.query_map([scope.org_id().to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (name, value) in values {
+        let row = integration_row(scope, &name);
+        let outcome = org_keys.reseal(INTEGRATION_VALUE, &row, &value, false);
+        if let Some(sealed) = report.count(INTEGRATION_VALUE, &row, outcome) {
+            conn.execute(
+                "UPDATE integrations SET value = ?3 WHERE org_id = ?1 AND name = ?2",
+                rusqlite::params![scope.org_id().to_string(), name, sealed],
+            )?;
+        }
+    }
+    Ok(())
 }

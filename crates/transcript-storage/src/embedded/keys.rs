@@ -84,6 +84,7 @@ pub(crate) fn reencrypt_org(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut report = reseal_all(&tx, keys, scope.org_id(), false)?;
     reseal_mfa_secrets(&tx, keys, scope.org_id(), &mut report)?;
+    super::access::reseal_integrations(&tx, keys, scope, &mut report)?;
     tx.commit()?;
     Ok(report)
 }

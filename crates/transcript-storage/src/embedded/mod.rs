@@ -625,6 +625,32 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn set_integration(
+        &self,
+        scope: &OrgScope,
+        name: &str,
+        value: Option<String>,
+    ) -> StoreResult<()> {
+        let (scope, keys, name) = (*scope, self.keys.clone(), name.to_owned());
+        self.pool
+            .run(move |c| access::set_integration(c, &keys, scope, name, value))
+            .await
+    }
+
+    async fn integration(&self, scope: &OrgScope, name: &str) -> StoreResult<Option<String>> {
+        let (scope, keys, name) = (*scope, self.keys.clone(), name.to_owned());
+        self.pool
+            .run(move |c| access::integration(c, &keys, scope, name))
+            .await
+    }
+
+    async fn integration_names(&self, scope: &OrgScope) -> StoreResult<Vec<String>> {
+        let scope = *scope;
+        self.pool
+            .run(move |c| access::integration_names(c, scope))
+            .await
+    }
+
     async fn has_users(&self) -> StoreResult<bool> {
         self.pool.run(access::has_users).await
     }

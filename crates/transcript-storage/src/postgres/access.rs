@@ -11,9 +11,10 @@ use super::sql::{id, lookup, opt_id, scoped, scoped_rows, scoped_touch, to_i64, 
 use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
-    check_permission, email_key, join_policy_list, now_ms, split_policy_list, Invite, Meeting,
-    MeetingGrant, NewInvite, NewUser, OrgPolicy, OrgPolicyChange, User,
+    check_integration, check_permission, email_key, join_policy_list, now_ms, split_policy_list,
+    Invite, Meeting, MeetingGrant, NewInvite, NewUser, OrgPolicy, OrgPolicyChange, User,
 };
+use crate::sealing::INTEGRATION_VALUE;
 
 fn policy_row(row: &Row) -> StoreResult<OrgPolicy> {
     Ok(OrgPolicy {
@@ -388,4 +389,121 @@ pub(crate) async fn has_users(client: &mut Client) -> StoreResult<bool> {
         .try_get(0)?;
     tx.commit().await?;
     Ok(any)
+}
+
+/// The associated-data row of an integration setting.
+fn integration_row(scope: &OrgScope, name: &str) -> String {
+    format!("{}/{name}", scope.org_id())
+}
+
+pub(crate) async fn set_integration(
+    client: &mut Client,
+    keys: &Keyring,
+    scope: &OrgScope,
+    name: &str,
+    value: Option<String>,
+) -> StoreResult<()> {
+    check_integration(name, value.as_deref())?;
+    let org = scope.org_id().as_uuid();
+    let tx = scoped(client, scope).await?;
+    match value {
+        Some(v) => {
+            let sealed = super::keys::org_keys(&tx, keys, scope.org_id())
+                .await?
+                .seal(INTEGRATION_VALUE, &integration_row(scope, name), &v)?;
+            let n = tx
+                .execute(
+                    "INSERT INTO integrations (org_id, name, value, updated_at_ms)
+                     SELECT id, $2, $3, $4 FROM organisations WHERE id = $1
+                     ON CONFLICT (org_id, name)
+                     DO UPDATE SET value = excluded.value, updated_at_ms = excluded.updated_at_ms",
+                    &[&org, &name, &sealed, &now_ms()],
+                )
+                .await?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+        }
+        None => {
+            tx.execute(
+                "DELETE FROM integrations WHERE org_id = $1 AND name = $2",
+                &[&org, &name],
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(crate) async fn integration(
+    client: &mut Client,
+    keys: &Keyring,
+    scope: &OrgScope,
+    name: &str,
+) -> StoreResult<Option<String>> {
+    let tx = scoped(client, scope).await?;
+    let row = tx
+        .query_opt(
+            "SELECT value FROM integrations WHERE org_id = $1 AND name = $2",
+            &[&scope.org_id().as_uuid(), &name],
+        )
+        .await?;
+    let opened = match row {
+        Some(row) => {
+            let sealed: String = row.try_get(0)?;
+            Some(
+                super::keys::org_keys(&tx, keys, scope.org_id())
+                    .await?
+                    .open(INTEGRATION_VALUE, &integration_row(scope, name), &sealed)?,
+            )
+        }
+        None => None,
+    };
+    tx.commit().await?;
+    Ok(opened)
+}
+
+pub(crate) async fn integration_names(
+    client: &mut Client,
+    scope: &OrgScope,
+) -> StoreResult<Vec<String>> {
+    scoped_rows(
+        client,
+        scope,
+        "SELECT name FROM integrations WHERE org_id = $1 ORDER BY name",
+        &[&scope.org_id().as_uuid()],
+        |row| Ok(row.try_get(0)?),
+    )
+    .await
+}
+
+/// Integration settings, for `keys reencrypt` (from migration 8 on; never plain text).
+pub(crate) async fn reseal_integrations(
+    tx: &deadpool_postgres::Transaction<'_>,
+    keys: &Keyring,
+    scope: &OrgScope,
+    report: &mut crate::sealing::ReencryptReport,
+) -> StoreResult<()> {
+    let org_keys = super::keys::org_keys(tx, keys, scope.org_id()).await?;
+    for row in tx
+        .query(
+            "SELECT name, value FROM integrations WHERE org_id = $1 FOR UPDATE",
+            &[&scope.org_id().as_uuid()],
+        )
+        .await?
+    {
+        let name: String = row.try_get(0)?;
+        let value: &str = row.try_get(1)?;
+        let at = integration_row(scope, &name);
+        let outcome = org_keys.reseal(INTEGRATION_VALUE, &at, value, false);
+        if let Some(sealed) = report.count(INTEGRATION_VALUE, &at, outcome) {
+            tx.execute(
+                "UPDATE integrations SET value = $3 WHERE org_id = $1 AND name = $2",
+                &[&scope.org_id().as_uuid(), &name, &sealed],
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }

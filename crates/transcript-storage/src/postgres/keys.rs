@@ -117,6 +117,7 @@ pub(crate) async fn reencrypt_org(
     let tx = scoped(client, scope).await?;
     let mut report = reseal_all(&tx, keys, scope.org_id(), false).await?;
     super::sessions::reseal_mfa_secrets(&tx, keys, scope, &mut report).await?;
+    super::access::reseal_integrations(&tx, keys, scope, &mut report).await?;
     tx.commit().await?;
     Ok(report)
 }

@@ -718,6 +718,26 @@ impl Store for PostgresStore {
         )
     }
 
+    async fn set_integration(
+        &self,
+        scope: &OrgScope,
+        name: &str,
+        value: Option<String>,
+    ) -> StoreResult<()> {
+        on_client!(
+            self,
+            access::set_integration(&self.keys, scope, name, value)
+        )
+    }
+
+    async fn integration(&self, scope: &OrgScope, name: &str) -> StoreResult<Option<String>> {
+        on_client!(self, access::integration(&self.keys, scope, name))
+    }
+
+    async fn integration_names(&self, scope: &OrgScope) -> StoreResult<Vec<String>> {
+        on_client!(self, access::integration_names(scope))
+    }
+
     async fn has_users(&self) -> StoreResult<bool> {
         on_client!(self, access::has_users())
     }
