@@ -220,11 +220,17 @@ impl Server {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Sends the signal `name` (`HUP`, `TERM`, …) to the process.
+    pub fn signal(&self, name: &str) {
+        let _ = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status();
+    }
+
     /// SIGTERM (a graceful stop) and waits up to `wait` for the process to exit; true if it did.
     pub fn terminate(&mut self, wait: Duration) -> bool {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        self.signal("TERM");
         let deadline = Instant::now() + wait;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {

@@ -11,4 +11,5 @@ mod logs;
 mod nodes;
 mod recordings;
 mod signin_page;
+mod tls;
 mod transcribe;

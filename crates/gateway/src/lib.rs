@@ -1,6 +1,6 @@
 //! The network edge of NexusScribe: bot ingest and viewer WebSockets, the REST API, the
-//! per-meeting fan-out hub and the web pages. Speaks HTTP; knows no SQL and no FFI (storage and
-//! the speech engine are reached through their traits and the scheduler).
+//! per-meeting fan-out hub and the web pages. Speaks HTTP and HTTPS (rustls); knows no SQL and no
+//! FFI (storage and the speech engine are reached through their traits and the scheduler).
 
 pub mod access;
 pub mod api;
@@ -22,8 +22,10 @@ mod pages;
 mod password;
 pub mod ratelimit;
 mod recordings;
+pub mod redirect;
 mod sharing;
 mod signin;
+pub mod tls;
 mod transcript;
 mod users;
 pub mod ws;

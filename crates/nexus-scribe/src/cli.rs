@@ -59,6 +59,9 @@ pub enum Command {
     /// Meeting bots: stream audio to a running service.
     #[command(subcommand)]
     Bot(crate::cmd::bot::BotCommand),
+    /// TLS certificates for `serve` ([server.tls]).
+    #[command(subcommand)]
+    Tls(TlsCommand),
     /// Write a consistent copy of the embedded store to FILE (works while a server runs).
     /// Prints {"file","schema_version","organisations","meetings","segments","bytes"}.
     Backup {
@@ -83,6 +86,28 @@ pub struct ServeArgs {
     /// Address to listen on (overrides server.host and server.port).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TlsCommand {
+    /// Write a self-signed development certificate (ECDSA P-256) to DIR/cert.pem and its key
+    /// to DIR/key.pem (mode 0600), and print the [server.tls] lines that use them. Clients
+    /// must be told to trust it; in production use a certificate from a real CA.
+    SelfSigned {
+        /// Folder for cert.pem and key.pem (default: <data_dir>/tls).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// A host name or IP address the certificate is for; repeat for more (default:
+        /// localhost, 127.0.0.1 and ::1).
+        #[arg(long = "host", value_name = "NAME")]
+        hosts: Vec<String>,
+        /// Days the certificate is valid.
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
+        /// Replace cert.pem and key.pem if they exist.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

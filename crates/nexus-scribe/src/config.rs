@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use speech_engine::convert::Quantization;
 
+mod tls;
+pub use tls::TlsSection;
+
 /// Prefix of configuration environment variables (`NEXUS_SCRIBE__ENGINE__THREADS=2`).
 pub const ENV_PREFIX: &str = "NEXUS_SCRIBE__";
 
@@ -235,6 +238,12 @@ pub struct ServerConfig {
     /// Reverse proxies (CIDR ranges) whose `X-Forwarded-For` names the client; empty = none, so
     /// the socket's peer is the client.
     pub trusted_proxies: Vec<String>,
+    /// Refuse to start without `[server.tls]`.
+    pub https_only: bool,
+    /// A plain-HTTP port that only redirects (308) to HTTPS; 0 = none.
+    pub http_redirect_port: u16,
+    /// `[server.tls]`: HTTPS when set.
+    pub tls: TlsSection,
 }
 
 impl Default for ServerConfig {
@@ -245,6 +254,9 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             max_upload_bytes: gateway::config::MAX_UPLOAD_BYTES,
             trusted_proxies: Vec::new(),
+            https_only: false,
+            http_redirect_port: 0,
+            tls: TlsSection::default(),
         }
     }
 }
@@ -557,6 +569,7 @@ impl Config {
                 format!("{} is outside 1..=86400", r.window_secs),
             ));
         }
+        tls::validate(&self.server).map_err(|(key, message)| bad(key, message))?;
         let auth = &self.auth;
         for (key, value, max) in [
             (

@@ -2,9 +2,11 @@
 
 pub(crate) mod bot;
 mod config_check;
+mod listen;
 mod models;
 mod serve;
 mod setup;
+mod tls;
 mod transcribe;
 
 use std::process::ExitCode;
@@ -13,7 +15,9 @@ use anyhow::Context as _;
 
 use std::sync::Arc;
 
-use crate::cli::{AdminCommand, BotsCommand, Cli, Command, ConfigCommand, MeetingsCommand};
+use crate::cli::{
+    AdminCommand, BotsCommand, Cli, Command, ConfigCommand, MeetingsCommand, TlsCommand,
+};
 use crate::config::{process_env, Config, StorageBackend};
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -49,6 +53,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bot(cmd) => bot::run(cmd, &process_env()),
+        Command::Tls(TlsCommand::SelfSigned {
+            out,
+            hosts,
+            days,
+            force,
+        }) => {
+            let out = out.unwrap_or_else(|| config.data_dir.join("tls"));
+            tls::self_signed(&out, &hosts, days, force)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Backup { out } => {
             block_on(setup::backup(&config, &out))??;
             Ok(ExitCode::SUCCESS)
@@ -139,13 +153,17 @@ fn postgres_options(
 /// in development.
 fn load_secrets(config: &Config) -> anyhow::Result<scribe_secrets::Secrets> {
     let secrets = store_secrets(config)?;
-    let mode =
-        scribe_secrets::Mode::from_env_value(std::env::var("NEXUS_SCRIBE_ENV").ok().as_deref());
     for problem in secrets
-        .validate(mode)
+        .validate(run_mode())
         .context("refusing to start with weak secrets")?
     {
         tracing::warn!("WEAK SECRET (allowed only in development): {problem}");
     }
     Ok(secrets)
+}
+
+/// Production or development checks, from `NEXUS_SCRIBE_ENV` (anything but development, dev,
+/// test or local is production).
+fn run_mode() -> scribe_secrets::Mode {
+    scribe_secrets::Mode::from_env_value(std::env::var("NEXUS_SCRIBE_ENV").ok().as_deref())
 }

@@ -1,6 +1,7 @@
 //! `serve`: the service on embedded defaults (PROTOCOL.md §5) — secrets from the environment or
 //! generated into `<data_dir>/secrets`, the embedded store in `<data_dir>`, the default model
-//! (fetched on first start), HTTP on 127.0.0.1:8080. Logs `listening on ADDR` when ready.
+//! (fetched on first start), HTTP on 127.0.0.1:8080 (HTTPS with `[server.tls]`). Logs
+//! `listening on ADDR` when ready.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +19,8 @@ use crate::config::Config;
 const DRAIN: Duration = Duration::from_secs(5);
 
 pub async fn run(config: &Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    // Plain HTTP or HTTPS ([server.tls]); refused or failing here, before the slow start-up.
+    let edge = super::listen::Edge::prepare(config, listen)?;
     let secrets = super::load_secrets(config)?;
     let store = super::open_store(config, &secrets).await?;
 
@@ -68,23 +71,13 @@ pub async fn run(config: &Config, listen: Option<SocketAddr>) -> anyhow::Result<
     gateway::follow::spawn(&state);
     // Uploaded recordings, including any a previous run left unfinished.
     gateway::jobs::spawn(&state);
-    let addr = match listen {
-        Some(a) => a,
-        None => SocketAddr::new(
-            config.server.host.parse().context("server.host")?,
-            config.server.port,
-        ),
-    };
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
     let live = state.clone();
     let shutdown = async move {
         shutdown_signal().await;
         tracing::info!("shutting down: closing live sessions (1012, bots resume)");
         live.close_live_sessions(DRAIN).await;
     };
-    gateway::serve(listener, gateway::router(state), shutdown).await?;
+    edge.serve(gateway::router(state), shutdown).await?;
     tracing::info!("shutting down: finishing queued decodes");
     tokio::task::spawn_blocking(move || scheduler.shutdown(ShutdownMode::Drain(DRAIN))).await?;
     Ok(())
