@@ -616,8 +616,28 @@ async fn a_restart_closes_bots_with_1012_and_they_resume_on_the_new_server() {
     let mut bot = connect_bot(&server, &s, &s.meeting_id, "").await;
     let first = next_json(&mut bot).await.expect("metadata");
     let token = first["resume_token"].as_str().expect("token").to_owned();
+    // Five seconds of speech, then more, a second at a time, until something is final: a
+    // loaded machine may need longer than the audio took, and the restart needs a saved
+    // position to resume from.
     stream_audio(&mut bot, &audio, 0, Some(5_000)).await;
     let mut before = Vec::new();
+    let mut sent_ms = 5_000;
+    loop {
+        while let Ok(got) =
+            tokio::time::timeout(Duration::from_millis(300), next_json(&mut bot)).await
+        {
+            let v = got.expect("the stream stays open before the restart");
+            if v["type"] == "segment" && v["is_final"] == true {
+                before.push(v);
+            }
+        }
+        if !before.is_empty() || sent_ms * 32 >= audio.len() {
+            break;
+        }
+        stream_audio(&mut bot, &audio, sent_ms * 32, Some(1_000)).await;
+        sent_ms += 1_000;
+    }
+    assert!(!before.is_empty(), "no final before the restart");
     // Graceful stop while the bot is connected: it is told 1012 (restart), not dropped.
     let stopper = tokio::task::spawn_blocking(move || {
         let stopped = server.terminate(Duration::from_secs(20));
