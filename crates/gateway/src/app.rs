@@ -212,20 +212,15 @@ fn meeting_routes(state: AppState) -> Router<AppState> {
         .route_layer(axum::middleware::from_fn_with_state(state, access::check))
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then lets open requests finish.
+/// Serves `router` over plain HTTP on `listener` until `shutdown` completes, then lets open
+/// requests finish (the same accept loop as HTTPS: connection cap, header timeout).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    limits: crate::tls::ConnLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, "listening on {addr}");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    crate::tls::serve_with(listener, router, None, limits, shutdown).await
 }
 
 #[cfg(test)]
@@ -266,6 +261,30 @@ mod tests {
             assert!(
                 !html.contains(" on") || !html.contains("onclick"),
                 "no inline handlers"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn trace_and_unknown_methods_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = router(crate::testing::state(dir.path()).await);
+        for (method, path) in [
+            ("TRACE", "/"),
+            ("TRACE", "/api/v1/meetings"),
+            ("FROB", "/api/v1/meetings"),
+            ("PUT", "/api/v1/auth/login"),
+        ] {
+            let req = Request::builder()
+                .method(method)
+                .uri(path)
+                .body(Body::empty())
+                .expect("request");
+            let res = app.clone().oneshot(req).await.expect("infallible");
+            assert_eq!(
+                res.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
             );
         }
     }

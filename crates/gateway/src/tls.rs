@@ -17,7 +17,7 @@ use rustls::crypto::{ring, CryptoProvider, SupportedKxGroup};
 use rustls::{ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
 
 pub use certs::{CertFiles, CertResolver, TlsError};
-pub use serve::{serve_tls, HANDSHAKE_TIMEOUT};
+pub use serve::{serve_tls, serve_with, ConnLimits, HANDSHAKE_TIMEOUT};
 
 /// How often the certificate files are checked for a change (SIGHUP reloads at once).
 pub const RELOAD_POLL: std::time::Duration = std::time::Duration::from_secs(5);

@@ -244,6 +244,11 @@ pub struct ServerConfig {
     pub http_redirect_port: u16,
     /// `[server.tls]`: HTTPS when set.
     pub tls: TlsSection,
+    /// Connections served at once (more wait to be accepted).
+    pub max_connections: usize,
+    /// Seconds a client may take to send a request's headers; an idle kept-alive connection is
+    /// closed after as long.
+    pub header_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -257,6 +262,8 @@ impl Default for ServerConfig {
             https_only: false,
             http_redirect_port: 0,
             tls: TlsSection::default(),
+            max_connections: 1024,
+            header_timeout_secs: 10,
         }
     }
 }
@@ -535,6 +542,18 @@ impl Config {
             if let Err(e) = n.parse::<scribe_auth::IpNetwork>() {
                 return Err(bad("server.trusted_proxies", format!("{n:?}: {e}")));
             }
+        }
+        if !(1..=1_000_000).contains(&self.server.max_connections) {
+            return Err(bad(
+                "server.max_connections",
+                format!("{} is outside 1..=1000000", self.server.max_connections),
+            ));
+        }
+        if !(1..=600).contains(&self.server.header_timeout_secs) {
+            return Err(bad(
+                "server.header_timeout_secs",
+                format!("{} is outside 1..=600", self.server.header_timeout_secs),
+            ));
         }
         let r = &self.rate_limits;
         for (key, value, max) in [

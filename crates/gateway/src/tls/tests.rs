@@ -291,6 +291,7 @@ impl Running {
             listener,
             router,
             Arc::clone(&tls.config),
+            super::ConnLimits::default(),
             shutdown,
         ));
         Self { addr, stop, task }
@@ -356,4 +357,98 @@ async fn https_requests_carry_the_peer_address_and_the_tls_mark() {
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
     assert!(raw.ends_with("127.0.0.1 true"), "{raw}");
     server.stop().await;
+}
+
+/// A plain-HTTP server on the shared accept loop with `limits`, answering `ok` on `/`.
+async fn plain_with(
+    limits: super::ConnLimits,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(super::serve_with(
+        listener,
+        router,
+        None,
+        limits,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    (addr, stop)
+}
+
+/// Sends a whole GET on `s` and reads the answer's first bytes (empty if the server closed).
+async fn get_on(s: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buf = [0u8; 256];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .map_or(0, |r| r.unwrap_or(0));
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let limits = super::ConnLimits {
+        header_timeout: std::time::Duration::from_millis(500),
+        ..super::ConnLimits::default()
+    };
+    let (addr, _stop) = plain_with(limits).await;
+    let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 256];
+    // The server gives up on the headers and closes (possibly after a 408).
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match slow.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the slow client was not cut off");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    // A prompt client is served as ever.
+    let mut quick = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    assert!(get_on(&mut quick).await.starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_until_one_ends() {
+    let limits = super::ConnLimits {
+        max_connections: 2,
+        ..super::ConnLimits::default()
+    };
+    let (addr, _stop) = plain_with(limits).await;
+    let mut a = tokio::net::TcpStream::connect(addr).await.expect("a");
+    let mut b = tokio::net::TcpStream::connect(addr).await.expect("b");
+    assert!(get_on(&mut a).await.starts_with("HTTP/1.1 200"));
+    assert!(get_on(&mut b).await.starts_with("HTTP/1.1 200"));
+    // Both are kept alive: a third connection is not served...
+    let mut c = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("c (in the backlog)");
+    let waiting = tokio::spawn(async move { (get_on(&mut c).await, c) });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a third connection was served beyond the cap"
+    );
+    // ...until one of the others ends.
+    drop(a);
+    let (answer, _c) = waiting.await.expect("join");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    drop(b);
 }

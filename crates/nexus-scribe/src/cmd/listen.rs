@@ -17,6 +17,7 @@ pub struct Edge {
     addr: SocketAddr,
     tls: Option<Tls>,
     redirect_port: u16,
+    limits: gateway::tls::ConnLimits,
 }
 
 impl Edge {
@@ -39,6 +40,10 @@ impl Edge {
             addr,
             tls,
             redirect_port: config.server.http_redirect_port,
+            limits: gateway::tls::ConnLimits {
+                max_connections: config.server.max_connections,
+                header_timeout: std::time::Duration::from_secs(config.server.header_timeout_secs),
+            },
         })
     }
 
@@ -50,7 +55,7 @@ impl Edge {
     ) -> anyhow::Result<()> {
         let listener = bind(self.addr).await?;
         let Some(tls) = self.tls else {
-            gateway::serve(listener, router, shutdown).await?;
+            gateway::serve(listener, router, self.limits, shutdown).await?;
             return Ok(());
         };
         reload_on_hangup(&tls)?;
@@ -74,7 +79,7 @@ impl Edge {
             shutdown.await;
             let _ = stop_tx.send(true);
         };
-        gateway::tls::serve_tls(listener, router, tls.config, shutdown).await?;
+        gateway::tls::serve_tls(listener, router, tls.config, self.limits, shutdown).await?;
         if let Some(redirect) = redirect {
             redirect.await??;
         }
