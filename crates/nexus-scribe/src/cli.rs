@@ -62,6 +62,9 @@ pub enum Command {
     /// TLS certificates for `serve` ([server.tls]).
     #[command(subcommand)]
     Tls(TlsCommand),
+    /// Secrets: where each comes from and whether it passes the checks (never a value).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Write a consistent copy of the embedded store to FILE (works while a server runs).
     /// Prints {"file","schema_version","organisations","meetings","segments","bytes"}.
     Backup {
@@ -241,6 +244,13 @@ pub enum Quantize {
     F16,
     #[value(name = "q8_0")]
     Q8_0,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Print each secret's source, earlier versions still accepted and check result, as JSON;
+    /// exit 1 in production when one fails the checks.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@ pub(crate) mod bot;
 mod config_check;
 mod listen;
 mod models;
+mod secrets_check;
 mod serve;
 mod setup;
 mod tls;
@@ -16,7 +17,8 @@ use anyhow::Context as _;
 use std::sync::Arc;
 
 use crate::cli::{
-    AdminCommand, BotsCommand, Cli, Command, ConfigCommand, MeetingsCommand, TlsCommand,
+    AdminCommand, BotsCommand, Cli, Command, ConfigCommand, MeetingsCommand, SecretsCommand,
+    TlsCommand,
 };
 use crate::config::{process_env, Config, StorageBackend};
 
@@ -36,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Transcribe(args) => transcribe::run(&config, args),
         Command::Models(cmd) => models::run(&config, cmd),
         Command::Config(ConfigCommand::Check) => config_check::run(&config),
+        Command::Secrets(SecretsCommand::Check) => secrets_check::run(&config),
         Command::Serve(args) => {
             block_on(serve::run(&config, args.listen))??;
             Ok(ExitCode::SUCCESS)
