@@ -1,6 +1,7 @@
-//! Signing in and out (PROTOCOL.md §4): password login with lockout and throttles, the second
-//! factor (TOTP or a backup code, behind a pre-MFA token), refresh-token rotation with reuse
-//! detection, logout, and MFA enrolment.
+//! Signing in and out (PROTOCOL.md §4): password login with lockout and the organisation's
+//! address ranges, the second factor (TOTP or a backup code, behind a pre-MFA token),
+//! refresh-token rotation with reuse detection, logout, and MFA enrolment. The attempt throttles
+//! run before any of it, at the edge (`ratelimit`).
 //!
 //! Every refusal of a credential answers the same `401 invalid email or password` (login) or
 //! `401 missing or invalid credentials` (tokens, codes), whatever the reason: unknown account,
