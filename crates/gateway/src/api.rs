@@ -18,7 +18,7 @@ use crate::auth::{self, api_user, internal};
 use crate::error::ApiError;
 
 /// Largest JSON body the API reads.
-const MAX_JSON_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_JSON_BYTES: usize = 64 * 1024;
 /// Longest meeting title.
 const MAX_TITLE_CHARS: usize = 300;
 

@@ -202,6 +202,27 @@ async fn bodies_with_unknown_fields_or_the_wrong_type_are_refused_by_name() {
 }
 
 #[tokio::test]
+async fn an_oversized_body_is_refused_from_its_length_before_anything_reads_it() {
+    let f = fixture().await;
+    let big = vec![b' '; 100_000];
+    let req = Request::post("/api/v1/auth/login")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, big.len())
+        .body(Body::from(big))
+        .expect("request");
+    let (status, v) = call(&f.app, req).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(v["error"]["code"], "payload_too_large");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("65536-byte limit"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
 async fn nothing_but_pages_and_probes_answers_without_a_credential() {
     let f = fixture().await;
     let m = ward_round(&f).await;

@@ -172,8 +172,12 @@ pub fn router(state: AppState) -> Router {
         .merge(meeting_routes(state.clone()))
         .fallback(|| async { crate::error::ApiError::not_found() })
         .with_state(state.clone())
-        // Innermost first: cross-origin checks, the rate limits before anything reads a
-        // credential or a body, security headers on every answer.
+        // Innermost first: body sizes by route, cross-origin checks, the rate limits before
+        // anything reads a credential or a body, security headers on every answer.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::bodylimit::limit,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             cors::cors,

@@ -6,6 +6,7 @@ pub mod access;
 pub mod api;
 pub mod app;
 mod auth;
+mod bodylimit;
 mod bots;
 pub mod config;
 pub mod cors;

@@ -26,6 +26,9 @@ use crate::app::AppState;
 use crate::auth::{self, api_user, store_error};
 use crate::error::ApiError;
 
+/// Longest an upload may go without sending any data before it is abandoned.
+const UPLOAD_STALL: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The `Content-Type` of a request, as sent (empty when missing or not text).
 fn content_type(headers: &HeaderMap) -> &str {
     headers
@@ -230,7 +233,20 @@ where
         .map_err(|e| auth::internal("upload file", &e))?;
     let mut written: u64 = 0;
     let mut head: Vec<u8> = Vec::new();
-    while let Some(chunk) = stream.next().await {
+    loop {
+        // A client that stops sending (slow-loris on the body) loses the upload, not a task.
+        let next = tokio::time::timeout(UPLOAD_STALL, stream.next())
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "the upload stalled: no data for {} s",
+                        UPLOAD_STALL.as_secs()
+                    ),
+                )
+            })?;
+        let Some(chunk) = next else { break };
         let chunk = chunk
             .map_err(|_| ApiError::new(ErrorCode::BadRequest, "the upload was interrupted"))?;
         written += chunk.len() as u64;
