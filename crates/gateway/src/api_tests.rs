@@ -202,6 +202,43 @@ async fn bodies_with_unknown_fields_or_the_wrong_type_are_refused_by_name() {
 }
 
 #[tokio::test]
+async fn a_socket_from_a_foreign_origin_is_refused_before_the_upgrade() {
+    let f = fixture().await;
+    let token = login(&f.app, "ada@example.org").await;
+    let meeting = f
+        .state
+        .store
+        .create_meeting(
+            &f.scope,
+            NewMeeting {
+                title: "Ward".into(),
+                created_by: None,
+            },
+        )
+        .await
+        .expect("meeting")
+        .id;
+    for path in [
+        format!("/ws/transcription/{meeting}?token={token}"),
+        format!("/ws/audio/{meeting}"),
+    ] {
+        let req = Request::get(path.as_str())
+            .header(header::HOST, "scribe.example.org")
+            .header(header::ORIGIN, "https://evil.example")
+            .header(header::CONNECTION, "upgrade")
+            .header(header::UPGRADE, "websocket")
+            .header(header::SEC_WEBSOCKET_VERSION, "13")
+            .header(header::SEC_WEBSOCKET_KEY, "dGhlIHNhbXBsZSBub25jZQ==")
+            .body(Body::empty())
+            .expect("request");
+        let (status, v) = call(&f.app, req).await;
+        // Only the access middleware says this: no handler (and no upgrade) happened.
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {v}");
+        assert_eq!(v["error"]["message"], "origin not allowed", "{path}");
+    }
+}
+
+#[tokio::test]
 async fn an_oversized_body_is_refused_from_its_length_before_anything_reads_it() {
     let f = fixture().await;
     let big = vec![b' '; 100_000];

@@ -183,10 +183,15 @@ pub fn router(state: AppState) -> Router {
             cors::cors,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state,
+            state.clone(),
             ratelimit::limit,
         ))
         .layer(axum::middleware::from_fn(headers::security_headers))
+        // Before the headers are decided: a trusted proxy's word that the client used HTTPS.
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            ratelimit::mark_forwarded_tls,
+        ))
 }
 
 /// Every route that names a meeting in its path, behind the access middleware: nothing here

@@ -170,6 +170,31 @@ pub fn client_of(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNetwork]) -> Ip
         .unwrap_or(peer)
 }
 
+/// Marks a request that a trusted proxy says came over HTTPS (`X-Forwarded-Proto: https`, the
+/// first value when proxies are chained), so its answer gets HSTS like one that came over this
+/// server's own TLS. From anyone else the header means nothing.
+pub async fn mark_forwarded_tls(
+    State(app): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let trusted = peer.is_some_and(|ip| app.config.trusted_proxies.iter().any(|n| n.contains(ip)));
+    let forwarded_https = req
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+    if trusted && forwarded_https {
+        req.extensions_mut().insert(crate::tls::ViaTls);
+    }
+    next.run(req).await
+}
+
 /// The middleware in front of every route.
 pub async fn limit(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
     let peer = req

@@ -540,3 +540,39 @@ async fn admins_change_roles_and_disable_users_with_immediate_effect() {
     let (status, _) = call(&f.app, patch(&foreign, &admin, &json!({"role": "viewer"}))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn hsts_follows_a_trusted_proxys_word_on_https_and_nobody_elses() {
+    let config = crate::GatewayConfig {
+        trusted_proxies: vec!["10.0.0.0/8".parse().expect("net")],
+        ..crate::GatewayConfig::default()
+    };
+    let f = fixture_with(clock(), config).await;
+    let hsts = |peer: &'static str, proto: Option<&'static str>| {
+        let app = f.app.clone();
+        async move {
+            let mut req = from(peer, get("/healthz", None));
+            if let Some(p) = proto {
+                req.headers_mut()
+                    .insert("x-forwarded-proto", p.parse().expect("header"));
+            }
+            let res = app.oneshot(req).await.expect("infallible");
+            res.headers()
+                .contains_key(header::STRICT_TRANSPORT_SECURITY)
+        }
+    };
+    assert!(
+        hsts("10.0.0.2", Some("https")).await,
+        "the proxy terminated TLS"
+    );
+    assert!(
+        hsts("10.0.0.2", Some("https, http")).await,
+        "the first hop counts"
+    );
+    assert!(!hsts("10.0.0.2", Some("http")).await);
+    assert!(!hsts("10.0.0.2", None).await);
+    assert!(
+        !hsts("203.0.113.5", Some("https")).await,
+        "anyone can write the header"
+    );
+}
