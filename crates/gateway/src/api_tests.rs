@@ -115,6 +115,27 @@ fn post(path: &str, token: Option<&str>, body: &Value) -> Request<Body> {
     b.body(Body::from(body.to_string())).expect("request")
 }
 
+/// A JSON request with `method` and a bearer token.
+fn with_body(method: axum::http::Method, path: &str, token: &str, body: &Value) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::from(body.to_string()))
+        .expect("request")
+}
+
+/// `req` as if it arrived from `ip` (what the accept loop puts on every request).
+fn from(ip: &str, mut req: Request<Body>) -> Request<Body> {
+    let ip: std::net::IpAddr = ip.parse().expect("address");
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
+            ip, 40000,
+        )));
+    req
+}
+
 fn get(path: &str, token: Option<&str>) -> Request<Body> {
     bodiless(axum::http::Method::GET, path, token)
 }

@@ -27,9 +27,7 @@ use crate::auth::{api_user, internal, store_error};
 use crate::error::ApiError;
 use crate::users::require_admin;
 
-/// Longest address and password read (longer ones are refused before any work).
-const MAX_EMAIL_BYTES: usize = 320;
-const MAX_PASSWORD_BYTES: usize = 1024;
+use crate::signin::{MAX_EMAIL_BYTES, MAX_PASSWORD_BYTES};
 
 /// The one-time setup code of a fresh install: only its hash, taken once.
 #[derive(Default)]

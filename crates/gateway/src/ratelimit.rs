@@ -142,11 +142,16 @@ impl RateLimits {
     }
 }
 
+/// Whether `ip` is one of the configured trusted proxies.
+fn is_trusted_proxy(ip: IpAddr, trusted: &[IpNetwork]) -> bool {
+    trusted.iter().any(|n| n.contains(ip))
+}
+
 /// The client of a request arriving from `peer`: `peer` itself unless it is a trusted proxy, in
 /// which case the right-most `X-Forwarded-For` address that is not a trusted proxy (or, if all
 /// are, the left-most). A malformed header is ignored (the peer counts).
 pub fn client_of(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNetwork]) -> IpAddr {
-    let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let is_trusted = |ip: IpAddr| is_trusted_proxy(ip, trusted);
     if !is_trusted(peer) {
         return peer;
     }
@@ -182,7 +187,7 @@ pub async fn mark_forwarded_tls(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let trusted = peer.is_some_and(|ip| app.config.trusted_proxies.iter().any(|n| n.contains(ip)));
+    let trusted = peer.is_some_and(|ip| is_trusted_proxy(ip, &app.config.trusted_proxies));
     let forwarded_https = req
         .headers()
         .get("x-forwarded-proto")

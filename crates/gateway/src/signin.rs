@@ -32,8 +32,8 @@ use crate::error::ApiError;
 use crate::ratelimit::{client_ip, ClientIp};
 
 /// Longest email and password read (longer ones are refused without hashing).
-const MAX_EMAIL_BYTES: usize = 320;
-const MAX_PASSWORD_BYTES: usize = 1024;
+pub(crate) const MAX_EMAIL_BYTES: usize = 320;
+pub(crate) const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// Whether `ip` may sign in under an organisation's `networks` (CIDR; empty = anywhere). A
 /// stored range that no longer parses matches nothing (fail closed).

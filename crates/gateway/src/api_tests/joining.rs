@@ -2,33 +2,14 @@
 //! organisation's domain allow-list), the one-time setup code of a fresh install, and sign-in
 //! restricted to the organisation's address ranges.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
 use axum::http::{Method, StatusCode};
 use scribe_auth::{Clock, ExposeSecret, ManualClock};
 use serde_json::{json, Value};
 
 use super::*;
-
-fn from(ip: &str, mut req: Request<Body>) -> Request<Body> {
-    let ip: std::net::IpAddr = ip.parse().expect("address");
-    let addr = SocketAddr::new(ip, 40000);
-    req.extensions_mut().insert(ConnectInfo(addr));
-    req
-}
-
-fn with_body(method: Method, path: &str, token: &str, body: &Value) -> Request<Body> {
-    Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::from(body.to_string()))
-        .expect("request")
-}
 
 const NEW_PASSWORD: &str = "a long and unusual passphrase 7";
 

@@ -2,11 +2,9 @@
 //! and reuse detection, logout and the denylist, pre-MFA tokens, TOTP enrolment, replay and
 //! backup codes, organisation-wide MFA, lockout and throttle schedules, user administration.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
 use axum::http::{header, Method, StatusCode};
 use scribe_auth::{totp_code_at, totp_step_of, Clock, ManualClock, TotpSecret};
 use serde_json::{json, Value};
@@ -55,13 +53,7 @@ async fn meetings_status(app: &Router, token: &str) -> StatusCode {
 }
 
 fn patch(path: &str, token: &str, body: &Value) -> Request<Body> {
-    Request::builder()
-        .method(Method::PATCH)
-        .uri(path)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::from(body.to_string()))
-        .expect("request")
+    with_body(Method::PATCH, path, token, body)
 }
 
 #[tokio::test]
@@ -334,13 +326,6 @@ async fn lockout_follows_its_schedule_on_a_controllable_clock() {
     pair(&f.app, "vic@example.org").await;
     // Another account was never affected.
     pair(&f.app, "ada@example.org").await;
-}
-
-fn from(ip: &str, mut req: Request<Body>) -> Request<Body> {
-    let addr: SocketAddr = format!("{ip}:40000").parse().expect("address");
-    // What `into_make_service_with_connect_info` puts on every request.
-    req.extensions_mut().insert(ConnectInfo(addr));
-    req
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use scribe_core::{InviteId, MeetingId, OrgScope, UserId};
 
 use super::identity::{get_user, insert_user};
 use super::meetings::{get_meeting, list_meetings_where};
-use super::sql::{id, now_ms, opt_id, to_i64, uint};
+use super::sql::{id, now_ms, opt_id, placeholders, to_i64, uint};
 use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
@@ -171,14 +171,6 @@ fn invite_row(row: &Row<'_>) -> rusqlite::Result<Invite> {
         expires_at_ms: uint(row, 5)?,
         user_id: opt_id(row, 6)?,
     })
-}
-
-/// `?` placeholders from `first` on, one per item.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 pub(crate) fn create_invite(

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row};
 use scribe_core::{BotId, OrgId, OrgScope, UserId};
 
-use super::sql::{id, is_unique_violation, now_ms, opt_uint, uint};
+use super::sql::{id, is_unique_violation, now_ms, opt_uint, placeholders, uint};
 use crate::crypto::Keyring;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{
@@ -113,11 +113,10 @@ pub(crate) fn find_login_by_email(
 ) -> StoreResult<Option<LoginRecord>> {
     // Under the current master key and, during a rotation, the previous ones.
     let indexes = keys.email_indexes(&email_key(email));
-    let placeholders = (1..=indexes.len())
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_key IN ({placeholders})");
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE email_key IN ({})",
+        placeholders(1, indexes.len())
+    );
     let found = conn
         .query_row(&sql, rusqlite::params_from_iter(&indexes), login_row)
         .optional()?;

@@ -47,6 +47,14 @@ fn constraint(extended: i32) -> StoreError {
     }
 }
 
+/// `?N` placeholders from `first` on, one per item, comma-separated (for `IN (…)`).
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// True when `e` is a UNIQUE or PRIMARY KEY violation.
 pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _)
