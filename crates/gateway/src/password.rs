@@ -48,17 +48,12 @@ pub async fn change(
         return Err(crate::auth::unauthenticated());
     };
     let scope = principal.scope();
-    let user = app
-        .store
-        .get_user(&scope, user_id)
-        .await
-        .map_err(|e| store_error("user read", e))?;
     let record = app
         .store
-        .find_login_by_email(&user.email)
+        .get_login(&scope, user_id)
         .await
-        .map_err(|e| internal("login lookup", &e))?
-        .ok_or_else(crate::auth::unauthenticated)?;
+        .map_err(|e| store_error("user read", e))?;
+    let user = &record.user;
     let wrong = || {
         ApiError::new(
             ErrorCode::BadRequest,

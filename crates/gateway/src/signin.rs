@@ -382,18 +382,11 @@ pub async fn verify(
     let claims = pre_mfa(&app, &req.pre_mfa_token)?;
     let (user, org) = (claims.user_id(), claims.org_id());
     let scope = OrgScope::for_org(org);
-    let record = app
-        .store
-        .get_user(&scope, user)
-        .await
-        .map_err(|e| store_error("user lookup", e))?;
     let login = app
         .store
-        .find_login_by_email(&record.email)
+        .get_login(&scope, user)
         .await
-        .map_err(|e| internal("login lookup", &e))?
-        .filter(|l| l.user.id == user)
-        .ok_or_else(unauthenticated)?;
+        .map_err(|e| store_error("user lookup", e))?;
     let now_ms = unix_ms(app.clock.now());
     if login.disabled || attempts_of(login.counters).locked_at(now_ms).is_some() {
         tracing::info!(user_id = %user, "MFA refused: account locked or disabled");

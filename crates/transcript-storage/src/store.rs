@@ -57,8 +57,14 @@ pub trait Store: Send + Sync + 'static {
     /// any organisation (emails are the global login name).
     async fn create_user(&self, scope: &OrgScope, new: NewUser) -> StoreResult<User>;
 
+    /// The user `id` of the scope's organisation with their sign-in state (password hash,
+    /// lockout counters, MFA flags, the organisation's sign-in policy), in one query.
+    async fn get_login(&self, scope: &OrgScope, id: UserId) -> StoreResult<LoginRecord>;
+
     /// The user `id` of the scope's organisation.
-    async fn get_user(&self, scope: &OrgScope, id: UserId) -> StoreResult<User>;
+    async fn get_user(&self, scope: &OrgScope, id: UserId) -> StoreResult<User> {
+        Ok(self.get_login(scope, id).await?.user)
+    }
 
     // ---- bots ----
 

@@ -188,6 +188,15 @@ pub(crate) fn get_user(
     scope: OrgScope,
     user: UserId,
 ) -> StoreResult<User> {
+    Ok(get_login(conn, keys, scope, user)?.user)
+}
+
+pub(crate) fn get_login(
+    conn: &mut Connection,
+    keys: &Keyring,
+    scope: OrgScope,
+    user: UserId,
+) -> StoreResult<LoginRecord> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND id = ?2");
     let login = conn
         .query_row(
@@ -197,7 +206,7 @@ pub(crate) fn get_user(
         )
         .optional()?
         .ok_or(StoreError::NotFound)?;
-    Ok(open_email(conn, keys, login)?.user)
+    open_email(conn, keys, login)
 }
 
 pub(crate) fn create_bot(conn: &mut Connection, scope: OrgScope, name: &str) -> StoreResult<Bot> {

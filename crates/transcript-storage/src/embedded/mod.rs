@@ -190,10 +190,10 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn get_user(&self, scope: &OrgScope, id: UserId) -> StoreResult<User> {
+    async fn get_login(&self, scope: &OrgScope, id: UserId) -> StoreResult<LoginRecord> {
         let (scope, keys) = (*scope, self.keys.clone());
         self.pool
-            .run(move |c| identity::get_user(c, &keys, scope, id))
+            .run(move |c| identity::get_login(c, &keys, scope, id))
             .await
     }
 

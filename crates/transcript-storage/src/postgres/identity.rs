@@ -208,6 +208,15 @@ pub(crate) async fn get_user(
     scope: &OrgScope,
     user: UserId,
 ) -> StoreResult<User> {
+    Ok(get_login(client, keys, scope, user).await?.user)
+}
+
+pub(crate) async fn get_login(
+    client: &mut Client,
+    keys: &Keyring,
+    scope: &OrgScope,
+    user: UserId,
+) -> StoreResult<LoginRecord> {
     let tx = scoped(client, scope).await?;
     let stmt = tx
         .prepare_cached(&format!(
@@ -218,10 +227,10 @@ pub(crate) async fn get_user(
         .query_opt(&stmt, &[&scope.org_id().as_uuid(), &user.as_uuid()])
         .await?
         .ok_or(StoreError::NotFound)?;
-    let mut found = login_row(&row)?.user;
-    found.email = super::keys::org_keys(&tx, keys, scope.org_id())
+    let mut found = login_row(&row)?;
+    found.user.email = super::keys::org_keys(&tx, keys, scope.org_id())
         .await?
-        .open(USER_EMAIL, &found.id.to_string(), &found.email)?;
+        .open(USER_EMAIL, &found.user.id.to_string(), &found.user.email)?;
     tx.commit().await?;
     Ok(found)
 }

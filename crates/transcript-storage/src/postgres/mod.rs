@@ -390,8 +390,8 @@ impl Store for PostgresStore {
         on_client!(self, identity::create_user(&self.keys, scope, new))
     }
 
-    async fn get_user(&self, scope: &OrgScope, id: UserId) -> StoreResult<User> {
-        on_client!(self, identity::get_user(&self.keys, scope, id))
+    async fn get_login(&self, scope: &OrgScope, id: UserId) -> StoreResult<LoginRecord> {
+        on_client!(self, identity::get_login(&self.keys, scope, id))
     }
 
     async fn create_bot(&self, scope: &OrgScope, name: &str) -> StoreResult<Bot> {
