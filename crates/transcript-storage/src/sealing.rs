@@ -16,6 +16,11 @@ pub(crate) const MEETING_TITLE: &str = "meetings.title";
 pub(crate) const USER_EMAIL: &str = "users.email";
 pub(crate) const USER_MFA_SECRET: &str = "users.mfa_secret";
 pub(crate) const INTEGRATION_VALUE: &str = "integrations.value";
+
+/// The row an integration setting is sealed for (its associated data), on both backends.
+pub(crate) fn integration_row(org: OrgId, name: &str) -> String {
+    format!("{org}/{name}")
+}
 pub(crate) const SEGMENT_TEXT: &str = "segments.text";
 pub(crate) const SEGMENT_WORDS: &str = "segments.words";
 pub(crate) const SEGMENT_SPEAKER: &str = "segments.speaker";

@@ -13,7 +13,7 @@ use crate::model::{
     check_integration, check_permission, email_key, join_policy_list, split_policy_list, Invite,
     Meeting, MeetingGrant, NewInvite, NewUser, OrgPolicy, OrgPolicyChange, User,
 };
-use crate::sealing::INTEGRATION_VALUE;
+use crate::sealing::{integration_row, INTEGRATION_VALUE};
 
 pub(crate) fn org_policy(conn: &mut Connection, scope: OrgScope) -> StoreResult<OrgPolicy> {
     read_policy(conn, scope)
@@ -370,11 +370,6 @@ pub(crate) fn has_users(conn: &mut Connection) -> StoreResult<bool> {
     Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |row| row.get(0))?)
 }
 
-/// The associated-data row of an integration setting.
-fn integration_row(scope: OrgScope, name: &str) -> String {
-    format!("{}/{name}", scope.org_id())
-}
-
 pub(crate) fn set_integration(
     conn: &mut Connection,
     keys: &Keyring,
@@ -389,7 +384,7 @@ pub(crate) fn set_integration(
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let sealed = super::keys::org_keys(&tx, keys, scope.org_id())?.seal(
                 INTEGRATION_VALUE,
-                &integration_row(scope, &name),
+                &integration_row(scope.org_id(), &name),
                 &v,
             )?;
             let n = tx.execute(
@@ -431,7 +426,7 @@ pub(crate) fn integration(
         .map(|v| {
             super::keys::org_keys(conn, keys, scope.org_id())?.open(
                 INTEGRATION_VALUE,
-                &integration_row(scope, &name),
+                &integration_row(scope.org_id(), &name),
                 &v,
             )
         })
@@ -461,7 +456,7 @@ pub(crate) fn reseal_integrations(
         rows.collect::<Result<_, _>>()?
     };
     for (name, value) in values {
-        let row = integration_row(scope, &name);
+        let row = integration_row(scope.org_id(), &name);
         let outcome = org_keys.reseal(INTEGRATION_VALUE, &row, &value, false);
         if let Some(sealed) = report.count(INTEGRATION_VALUE, &row, outcome) {
             conn.execute(

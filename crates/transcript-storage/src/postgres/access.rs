@@ -14,7 +14,7 @@ use crate::model::{
     check_integration, check_permission, email_key, join_policy_list, now_ms, split_policy_list,
     Invite, Meeting, MeetingGrant, NewInvite, NewUser, OrgPolicy, OrgPolicyChange, User,
 };
-use crate::sealing::INTEGRATION_VALUE;
+use crate::sealing::{integration_row, INTEGRATION_VALUE};
 
 fn policy_row(row: &Row) -> StoreResult<OrgPolicy> {
     Ok(OrgPolicy {
@@ -391,11 +391,6 @@ pub(crate) async fn has_users(client: &mut Client) -> StoreResult<bool> {
     Ok(any)
 }
 
-/// The associated-data row of an integration setting.
-fn integration_row(scope: &OrgScope, name: &str) -> String {
-    format!("{}/{name}", scope.org_id())
-}
-
 pub(crate) async fn set_integration(
     client: &mut Client,
     keys: &Keyring,
@@ -410,7 +405,11 @@ pub(crate) async fn set_integration(
         Some(v) => {
             let sealed = super::keys::org_keys(&tx, keys, scope.org_id())
                 .await?
-                .seal(INTEGRATION_VALUE, &integration_row(scope, name), &v)?;
+                .seal(
+                    INTEGRATION_VALUE,
+                    &integration_row(scope.org_id(), name),
+                    &v,
+                )?;
             let n = tx
                 .execute(
                     "INSERT INTO integrations (org_id, name, value, updated_at_ms)
@@ -455,7 +454,11 @@ pub(crate) async fn integration(
             Some(
                 super::keys::org_keys(&tx, keys, scope.org_id())
                     .await?
-                    .open(INTEGRATION_VALUE, &integration_row(scope, name), &sealed)?,
+                    .open(
+                        INTEGRATION_VALUE,
+                        &integration_row(scope.org_id(), name),
+                        &sealed,
+                    )?,
             )
         }
         None => None,
@@ -495,7 +498,7 @@ pub(crate) async fn reseal_integrations(
     {
         let name: String = row.try_get(0)?;
         let value: &str = row.try_get(1)?;
-        let at = integration_row(scope, &name);
+        let at = integration_row(scope.org_id(), &name);
         let outcome = org_keys.reseal(INTEGRATION_VALUE, &at, value, false);
         if let Some(sealed) = report.count(INTEGRATION_VALUE, &at, outcome) {
             tx.execute(
