@@ -94,6 +94,15 @@ pub enum SecretsError {
     #[error("the operating system's random number generator failed: {0}")]
     Random(getrandom::Error),
 
+    /// Vault could not be used: unreachable, sealed, a refused login, nothing at the path.
+    #[error("Vault {at}: {problem}")]
+    Vault {
+        /// The address and secret path.
+        at: String,
+        /// What went wrong (no credential or value in it).
+        problem: crate::vault::VaultProblem,
+    },
+
     /// Production mode refused weak secrets (each named with its origin and the reason).
     #[error("refusing weak secrets in production: {0}")]
     Weak(SecretProblems),

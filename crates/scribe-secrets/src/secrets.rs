@@ -19,8 +19,8 @@ struct Entry {
     origin: SecretOrigin,
 }
 
-/// Every secret the service needs, each with its origin. Built once at start-up (a Vault source
-/// will later rebuild it on rotation and the holder swaps it).
+/// Every secret the service needs, each with its origin. Built at start-up, and again from the
+/// same sources when a Vault source announces new keys (the holder swaps it).
 pub struct Secrets {
     entries: BTreeMap<SecretName, Entry>,
 }

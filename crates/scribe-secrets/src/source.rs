@@ -1,4 +1,4 @@
-//! The interface every secret source implements (environment and file now, Vault later).
+//! The interface every secret source implements (environment, file, Vault).
 
 use secrecy::SecretString;
 
@@ -7,9 +7,9 @@ use crate::name::{SecretName, SecretOrigin};
 
 /// A place secrets can come from.
 ///
-/// Lookups are synchronous and cheap: a source reads what it needs when it is built (an async
-/// Vault source would log in, fetch and cache before it is handed over, and refresh its cache in
-/// the background). `Secrets::load` asks sources in precedence order and takes the first value.
+/// Lookups are synchronous and cheap: a source reads what it needs when it is built (the Vault
+/// source logs in, fetches and caches before it is handed over, and refreshes its cache in the
+/// background). `Secrets::load` asks sources in precedence order and takes the first value.
 pub trait SecretSource: Send + Sync {
     /// A short description for messages, e.g. `environment` or `file data/secrets/secrets.toml`.
     fn describe(&self) -> String;
