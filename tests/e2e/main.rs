@@ -13,3 +13,4 @@ mod recordings;
 mod signin_page;
 mod tls;
 mod transcribe;
+mod vault;

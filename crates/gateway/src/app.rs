@@ -2,7 +2,7 @@
 //! `127.0.0.1:0`), with graceful shutdown.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -35,8 +35,10 @@ pub struct AppState {
     pub lockout: LockoutPolicy,
     /// The one-time setup code of a fresh install (armed by `serve` when no account exists).
     pub setup: Arc<crate::invites::SetupCode>,
-    /// The secret bot API keys are derived from (PROTOCOL.md §1).
-    pub bot_key_secret: Arc<SecretString>,
+    /// The secret bot API keys are derived from (PROTOCOL.md §1); replaced when it is rotated.
+    bot_key_secret: Arc<RwLock<Arc<SecretString>>>,
+    /// The checks `/readyz` runs.
+    pub readiness: Arc<crate::health::Readiness>,
     pub config: Arc<GatewayConfig>,
     /// Bot streams connected to this process, for takeover on resume and shutdown.
     pub active: Arc<ActiveStreams>,
@@ -77,7 +79,8 @@ impl AppState {
             )),
             lockout: parts.config.lockout,
             setup: Arc::new(crate::invites::SetupCode::default()),
-            bot_key_secret: Arc::new(parts.bot_key_secret),
+            bot_key_secret: Arc::new(RwLock::new(Arc::new(parts.bot_key_secret))),
+            readiness: Arc::new(crate::health::Readiness::default()),
             config: Arc::new(parts.config),
             active: Arc::new(ActiveStreams::default()),
             counters: Arc::new(metrics::Counters::default()),
@@ -85,6 +88,25 @@ impl AppState {
             shutting_down: rx,
             shutdown_tx: Arc::new(tx),
         }
+    }
+
+    /// The current bot-key secret.
+    pub fn bot_key_secret(&self) -> Arc<SecretString> {
+        Arc::clone(
+            &self
+                .bot_key_secret
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// Swaps in a rotated bot-key secret: every key derived from the old one stops working at
+    /// once (PROTOCOL.md §1); bots get their new keys from `bots create` or the API.
+    pub fn replace_bot_key_secret(&self, secret: SecretString) {
+        *self
+            .bot_key_secret
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(secret);
     }
 
     /// Tells every live session to close (1012) and waits up to `wait` for the bot sessions to
@@ -107,7 +129,7 @@ pub fn router(state: AppState) -> Router {
         .route("/meetings/{meeting_id}/live", get(pages::live))
         .route("/assets/{name}", get(pages::asset))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ready" }))
+        .route("/readyz", get(crate::health::readyz))
         .route("/metrics", get(metrics::handler))
         .route("/api/v1/auth/login", post(signin::login))
         .route("/api/v1/auth/refresh", post(signin::refresh))

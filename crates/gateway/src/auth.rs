@@ -138,7 +138,7 @@ pub async fn bot(
         },
     };
     let bot_id: BotId = id.trim().parse().map_err(|_| unauthenticated())?;
-    let verified = verify_bot_key(&app.bot_key_secret, bot_id, key).map_err(|e| {
+    let verified = verify_bot_key(&app.bot_key_secret(), bot_id, key).map_err(|e| {
         log_rejection("bot key", &e);
         unauthenticated()
     })?;

@@ -59,7 +59,7 @@ pub async fn create(
         .create_bot(&principal.scope(), name)
         .await
         .map_err(|e| internal("bot create", &e))?;
-    let key = derive_bot_key(&app.bot_key_secret, bot.id);
+    let key = derive_bot_key(&app.bot_key_secret(), bot.id);
     tracing::info!(bot_id = %bot.id, "bot registered");
     Ok((
         StatusCode::CREATED,

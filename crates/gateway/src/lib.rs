@@ -13,6 +13,7 @@ pub mod cors;
 pub mod error;
 pub mod follow;
 mod headers;
+pub mod health;
 pub mod hub;
 mod integrations;
 pub mod invites;

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use speech_engine::convert::Quantization;
 
 mod tls;
+mod vault;
 pub use tls::TlsSection;
+pub use vault::VaultSection;
 
 /// Prefix of configuration environment variables (`NEXUS_SCRIBE__ENGINE__THREADS=2`).
 pub const ENV_PREFIX: &str = "NEXUS_SCRIBE__";
@@ -28,6 +30,8 @@ pub struct Config {
     pub storage: StorageConfig,
     pub auth: AuthConfig,
     pub rate_limits: RateLimitsConfig,
+    /// `[vault]`: secrets from HashiCorp Vault instead of the secrets file.
+    pub vault: VaultSection,
 }
 
 impl Default for Config {
@@ -42,6 +46,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             auth: AuthConfig::default(),
             rate_limits: RateLimitsConfig::default(),
+            vault: VaultSection::default(),
         }
     }
 }
@@ -589,6 +594,7 @@ impl Config {
             ));
         }
         tls::validate(&self.server).map_err(|(key, message)| bad(key, message))?;
+        vault::validate(&self.vault).map_err(|(key, message)| bad(key, message))?;
         let auth = &self.auth;
         for (key, value, max) in [
             (

@@ -4,6 +4,7 @@ pub(crate) mod bot;
 mod config_check;
 mod listen;
 mod models;
+mod rotation;
 mod secrets_check;
 mod serve;
 mod setup;
@@ -38,7 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Transcribe(args) => transcribe::run(&config, args),
         Command::Models(cmd) => models::run(&config, cmd),
         Command::Config(ConfigCommand::Check) => config_check::run(&config),
-        Command::Secrets(SecretsCommand::Check) => secrets_check::run(&config),
+        Command::Secrets(SecretsCommand::Check) => block_on(secrets_check::run(&config))?,
         Command::Serve(args) => {
             block_on(serve::run(&config, args.listen))??;
             Ok(ExitCode::SUCCESS)
@@ -71,7 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Restore { file } => {
-            setup::restore(&config, &file)?;
+            block_on(setup::restore(&config, &file))??;
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys(cmd) => block_on(setup::keys(&config, cmd))?,
@@ -118,12 +119,60 @@ async fn open_store(
     }
 }
 
-/// The secrets (environment first, then the secrets file, generated on first use), without
-/// `load_secrets`'s start-up strength check.
-fn store_secrets(config: &Config) -> anyhow::Result<scribe_secrets::Secrets> {
+/// The secrets and the sources they came from (`serve` reads them again when Vault rotates).
+struct LoadedSecrets {
+    secrets: scribe_secrets::Secrets,
+    env: scribe_secrets::EnvSource,
+    vault: Option<scribe_secrets::VaultSource>,
+}
+
+/// The secrets, without `load_secrets`'s start-up strength check: the environment first, then
+/// Vault when `[vault] enabled`, else `<data_dir>/secrets/secrets.toml` (generated with strong
+/// random values on first use). Vault unreachable, sealed or refusing is an error.
+async fn secret_sources(config: &Config) -> anyhow::Result<LoadedSecrets> {
     let env = scribe_secrets::EnvSource::from_vars(std::env::vars());
-    scribe_secrets::Secrets::from_env_or_file(&env, &config.data_dir.join("secrets"))
-        .context("cannot load secrets")
+    if !config.vault.enabled {
+        let secrets =
+            scribe_secrets::Secrets::from_env_or_file(&env, &config.data_dir.join("secrets"))
+                .context("cannot load secrets")?;
+        return Ok(LoadedSecrets {
+            secrets,
+            env,
+            vault: None,
+        });
+    }
+    if run_mode() == scribe_secrets::Mode::Production && config.vault.plain_http_off_host() {
+        anyhow::bail!(
+            "vault.address {} is plain HTTP to another host, which production refuses (the \
+             secrets would cross the network in clear): use https://, or a Vault agent on loopback",
+            config.vault.address
+        );
+    }
+    let vault = scribe_secrets::VaultSource::connect(config.vault.settings(jwt_grace()))
+        .await
+        .context("cannot load secrets from Vault")?;
+    let unknown = vault.unknown_keys();
+    if !unknown.is_empty() {
+        tracing::warn!(keys = ?unknown, "the Vault secret has keys that name no secret; they are ignored");
+    }
+    let secrets = scribe_secrets::Secrets::load(&[&env, &vault]).context("cannot load secrets")?;
+    Ok(LoadedSecrets {
+        secrets,
+        env,
+        vault: Some(vault),
+    })
+}
+
+/// The secrets alone (set-up commands).
+async fn store_secrets(config: &Config) -> anyhow::Result<scribe_secrets::Secrets> {
+    Ok(secret_sources(config).await?.secrets)
+}
+
+/// How long a superseded `jwt_secret` must keep verifying: the longest lifetime of a token
+/// signed with it (refresh tokens), plus the verification leeway.
+fn jwt_grace() -> std::time::Duration {
+    let t = scribe_auth::TokenConfig::default();
+    t.access_ttl.max(t.refresh_ttl).max(t.pre_mfa_ttl) + t.leeway
 }
 
 /// The keyring of encryption at rest: the `master_key` secret and any previous versions the
@@ -154,15 +203,16 @@ fn postgres_options(
 /// The secrets: environment first, then `<data_dir>/secrets/secrets.toml`, generated with
 /// strong random values on first use. Weak values stop production start-up and are warned about
 /// in development.
-fn load_secrets(config: &Config) -> anyhow::Result<scribe_secrets::Secrets> {
-    let secrets = store_secrets(config)?;
-    for problem in secrets
+async fn load_secrets(config: &Config) -> anyhow::Result<LoadedSecrets> {
+    let loaded = secret_sources(config).await?;
+    for problem in loaded
+        .secrets
         .validate(run_mode())
         .context("refusing to start with weak secrets")?
     {
         tracing::warn!("WEAK SECRET (allowed only in development): {problem}");
     }
-    Ok(secrets)
+    Ok(loaded)
 }
 
 /// Production or development checks, from `NEXUS_SCRIBE_ENV` (anything but development, dev,

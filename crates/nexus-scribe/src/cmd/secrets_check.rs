@@ -1,7 +1,8 @@
-//! `secrets check`: which secrets come from where (environment or the secrets file), how many
-//! earlier versions are still accepted, and what the strength checks say — never a value. In
-//! production (`NEXUS_SCRIBE_ENV`) a finding exits 1, as `serve` would refuse to start. Like
-//! `serve`, it generates the secrets file on a data folder that has none.
+//! `secrets check`: which secrets come from where (environment, Vault or the secrets file), how
+//! many earlier versions are still accepted, and what the strength checks say — never a value.
+//! In production (`NEXUS_SCRIBE_ENV`) a finding exits 1, as `serve` would refuse to start. Like
+//! `serve`, it generates the secrets file on a data folder that has none (without Vault), and
+//! fails when Vault is enabled but cannot be read.
 
 use std::process::ExitCode;
 
@@ -10,8 +11,9 @@ use serde_json::json;
 
 use crate::config::Config;
 
-pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
-    let secrets = super::store_secrets(config)?;
+pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
+    let loaded = super::secret_sources(config).await?;
+    let secrets = loaded.secrets;
     // Development mode reports findings instead of failing on them; an empty value fails in
     // every mode, with the findings.
     let problems = match secrets.validate(Mode::Development) {
@@ -38,10 +40,22 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let production = mode == Mode::Production;
+    let vault = loaded.vault.as_ref().map(|v| {
+        let settings = v.settings();
+        json!({
+            "address": settings.address,
+            "secret": format!("{}/data/{}", settings.mount, settings.path),
+            "auth_method": settings.auth.method(),
+            "version": v.status().version,
+            "cache_ttl_secs": settings.cache_ttl.as_secs(),
+            "ignored_keys": v.unknown_keys(),
+        })
+    });
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({
             "mode": if production { "production" } else { "development" },
+            "vault": vault,
             "secrets": report,
         }))?
     );

@@ -1,7 +1,7 @@
-//! `serve`: the service on embedded defaults (PROTOCOL.md §5) — secrets from the environment or
-//! generated into `<data_dir>/secrets`, the embedded store in `<data_dir>`, the default model
-//! (fetched on first start), HTTP on 127.0.0.1:8080 (HTTPS with `[server.tls]`). Logs
-//! `listening on ADDR` when ready.
+//! `serve`: the service on embedded defaults (PROTOCOL.md §5) — secrets from the environment,
+//! Vault (`[vault]`, rotations applied live) or generated into `<data_dir>/secrets`, the
+//! embedded store in `<data_dir>`, the default model (fetched on first start), HTTP on
+//! 127.0.0.1:8080 (HTTPS with `[server.tls]`). Logs `listening on ADDR` when ready.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +21,11 @@ const DRAIN: Duration = Duration::from_secs(5);
 pub async fn run(config: &Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     // Plain HTTP or HTTPS ([server.tls]); refused or failing here, before the slow start-up.
     let edge = super::listen::Edge::prepare(config, listen)?;
-    let secrets = super::load_secrets(config)?;
+    let super::LoadedSecrets {
+        secrets,
+        env,
+        vault,
+    } = super::load_secrets(config).await?;
     let store = super::open_store(config, &secrets).await?;
 
     let model_path = super::models::ensure_default_model(config)?;
@@ -66,6 +70,10 @@ pub async fn run(config: &Config, listen: Option<SocketAddr>) -> anyhow::Result<
             invite_ttl: config.auth.invite_ttl(),
         },
     });
+    if let Some(vault) = vault {
+        // Rotations in Vault reach the running service; /readyz follows Vault's health.
+        super::rotation::spawn(vault, env, state.clone(), super::run_mode(), &secrets);
+    }
     offer_setup_code(&state).await?;
     // Other servers on the same database: their finals reach this server's viewers.
     gateway::follow::spawn(&state);

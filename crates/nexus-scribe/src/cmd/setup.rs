@@ -36,7 +36,7 @@ pub async fn admin_create(config: &Config, email: &str, org: Option<&str>) -> an
             },
         )
         .map_err(|e| anyhow::anyhow!("password refused: {e}"))?;
-    let store = super::open_store(config, &super::store_secrets(config)?).await?;
+    let store = super::open_store(config, &super::store_secrets(config).await?).await?;
     let org = match store.find_organisation_by_name(org_name).await? {
         Some(o) => o,
         None => store
@@ -76,7 +76,7 @@ pub async fn bot_create(config: &Config, org: &str, name: &str) -> anyhow::Resul
     if name.is_empty() || name.chars().count() > 200 {
         bail!("--name must be 1 to 200 characters");
     }
-    let secrets = super::load_secrets(config)?;
+    let secrets = super::load_secrets(config).await?.secrets;
     let store = super::open_store(config, &secrets).await?;
     let org = find_org(&*store, org).await?;
     let secret = secrets.get(SecretName::BotKeySecret)?;
@@ -95,7 +95,7 @@ pub async fn meeting_create(config: &Config, org: &str, title: &str) -> anyhow::
     if title.is_empty() || title.chars().count() > 300 {
         bail!("--title must be 1 to 300 characters");
     }
-    let store = super::open_store(config, &super::store_secrets(config)?).await?;
+    let store = super::open_store(config, &super::store_secrets(config).await?).await?;
     let org = find_org(&*store, org).await?;
     let meeting = store
         .create_meeting(
@@ -115,7 +115,7 @@ pub async fn meeting_create(config: &Config, org: &str, title: &str) -> anyhow::
 
 /// `keys rotate|reencrypt|rewrap`.
 pub async fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<std::process::ExitCode> {
-    let store = super::open_store(config, &super::store_secrets(config)?).await?;
+    let store = super::open_store(config, &super::store_secrets(config).await?).await?;
     let out = match cmd {
         KeysCommand::Rotate { org } => {
             let org = find_org(&*store, &org).await?;
@@ -154,7 +154,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let (backend, version, newly_applied) = match config.storage.backend {
         StorageBackend::Embedded => {
             // Opening the embedded store migrates it.
-            super::open_store(config, &super::store_secrets(config)?).await?;
+            super::open_store(config, &super::store_secrets(config).await?).await?;
             (
                 "embedded",
                 transcript_storage::EmbeddedStore::schema_version(),
@@ -162,7 +162,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
             )
         }
         StorageBackend::Postgres => {
-            let secrets = super::store_secrets(config)?;
+            let secrets = super::store_secrets(config).await?;
             let options = super::postgres_options(config, &secrets);
             let status =
                 transcript_storage::PostgresStore::migrate(&options, &super::keyring(&secrets)?)
@@ -204,7 +204,7 @@ pub async fn backup(config: &Config, out: &std::path::Path) -> anyhow::Result<()
             out.display()
         );
     }
-    let keys = super::keyring(&super::store_secrets(config)?)?;
+    let keys = super::keyring(&super::store_secrets(config).await?)?;
     let store = transcript_storage::EmbeddedStore::open(&config.data_dir, &keys)
         .await
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
@@ -217,11 +217,11 @@ pub async fn backup(config: &Config, out: &std::path::Path) -> anyhow::Result<()
 }
 
 /// `restore FILE`: the backup becomes the data folder's store (the old one is kept aside).
-pub fn restore(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+pub async fn restore(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
     embedded_only(config, "restore")?;
     // The backup's data keys must open with this folder's master key (checked before anything
     // is replaced).
-    let keys = super::keyring(&super::store_secrets(config)?)?;
+    let keys = super::keyring(&super::store_secrets(config).await?)?;
     let outcome = transcript_storage::restore_backup(&config.data_dir, file, &keys)
         .with_context(|| format!("cannot restore {}", file.display()))?;
     let mut v = summary_json(file, &outcome.summary);
