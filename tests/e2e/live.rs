@@ -724,3 +724,76 @@ async fn a_revoked_bot_is_closed_mid_session_and_cannot_come_back() {
         "the key no longer connects"
     );
 }
+
+/// A viewer is checked again at every ping: taking back the grant that let a Guest watch closes
+/// the socket with 4004, and disabling a watching account closes it with 4001 — within a few
+/// pings, without the viewer doing anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_who_loses_access_is_closed_mid_session() {
+    use e2e_tests::server::{http_json, scribe_on, setup_json, ADMIN_PASSWORD};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = setup(dir.path(), "Clinic");
+    // Two more accounts in the organisation (created as admins, then changed by the first).
+    let mut users = Vec::new();
+    for email in ["guest@clinic.example.org", "editor@clinic.example.org"] {
+        let created = setup_json(
+            scribe_on(dir.path()).args(["admin", "create", "--email", email, "--org", "Clinic"]),
+            Some(&format!("{ADMIN_PASSWORD}\n")),
+        );
+        users.push((
+            email,
+            created["user_id"].as_str().expect("user_id").to_owned(),
+        ));
+    }
+    let server = Server::start(
+        dir.path(),
+        &[("NEXUS_SCRIBE__LIVE__PING_INTERVAL_SECS", "1")],
+    );
+    let admin = login(&server, &s.admin_email);
+    let change = |user: &str, body: Value| {
+        http_json(
+            &server,
+            "PATCH",
+            &format!("/api/v1/users/{user}"),
+            Some(&admin),
+            &body,
+        )
+        .0
+    };
+    let (guest_email, guest) = users[0].clone();
+    let (editor_email, editor) = users[1].clone();
+    assert_eq!(change(&guest, serde_json::json!({"role": "guest"})), 200);
+    assert_eq!(change(&editor, serde_json::json!({"role": "editor"})), 200);
+    let grant = format!("/api/v1/meetings/{}/grants/{guest}", s.meeting_id);
+    let (code, body) = http_json(
+        &server,
+        "PUT",
+        &grant,
+        Some(&admin),
+        &serde_json::json!({"permission": "read"}),
+    );
+    assert_eq!(code, 204, "{body}");
+
+    let mut guest_view =
+        connect_viewer(&server, &login(&server, guest_email), &s.meeting_id, "").await;
+    let mut editor_view =
+        connect_viewer(&server, &login(&server, editor_email), &s.meeting_id, "").await;
+    for view in [&mut guest_view, &mut editor_view] {
+        assert_eq!(next_json(view).await.expect("snapshot")["type"], "snapshot");
+    }
+
+    let status = e2e_tests::server::http_delete(&server, &grant, &admin);
+    assert_eq!(status, 204);
+    let started = Instant::now();
+    let (code, _) = tokio::time::timeout(Duration::from_secs(10), refused(&mut guest_view))
+        .await
+        .expect("closed within a few pings");
+    assert_eq!(code, Some(4004), "the grant was taken back");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    assert_eq!(change(&editor, serde_json::json!({"disabled": true})), 200);
+    let (code, _) = tokio::time::timeout(Duration::from_secs(10), refused(&mut editor_view))
+        .await
+        .expect("closed within a few pings");
+    assert_eq!(code, Some(4001), "the account was disabled");
+}

@@ -11,8 +11,10 @@ use std::time::Instant;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
-use scribe_core::ErrorCode;
+use scribe_auth::{MeetingPermission, Role};
+use scribe_core::{ErrorCode, MeetingId, OrgScope, UserId};
 use tokio::sync::broadcast::error::RecvError;
+use transcript_storage::StoreError;
 
 use super::{refuse, stopping, ws_error};
 use crate::access::MeetingAccess;
@@ -36,7 +38,7 @@ pub async fn handler(
     ws.max_message_size(MAX_VIEWER_MESSAGE)
         .on_upgrade(move |mut socket| async move {
             match opened {
-                Ok((feed, since)) => run(app, socket, feed, since).await,
+                Ok((feed, since, viewer)) => run(app, socket, feed, since, viewer).await,
                 Err(err) => {
                     app.counters.refused_total.fetch_add(1, Ordering::Relaxed);
                     refuse(&mut socket, &err, send_timeout).await;
@@ -50,7 +52,7 @@ async fn open(
     app: &AppState,
     access: MeetingAccess,
     query: &HashMap<String, String>,
-) -> Result<(std::sync::Arc<MeetingFeed>, Option<u64>), ApiError> {
+) -> Result<(std::sync::Arc<MeetingFeed>, Option<u64>, Viewer), ApiError> {
     let since = match query.get("since_seq") {
         None => None,
         Some(raw) => Some(raw.parse::<u64>().map_err(|_| {
@@ -61,7 +63,54 @@ async fn open(
         })?),
     };
     let feed = super::bot::feed_for(app, &access.principal.scope(), access.meeting.id).await?;
-    Ok((feed, since))
+    let viewer = Viewer {
+        scope: access.principal.scope(),
+        user: access.principal.user_id().ok_or_else(ApiError::not_found)?,
+        meeting: access.meeting.id,
+    };
+    Ok((feed, since, viewer))
+}
+
+/// Who watches which meeting, for the re-check at every ping.
+struct Viewer {
+    scope: OrgScope,
+    user: UserId,
+    meeting: MeetingId,
+}
+
+impl Viewer {
+    /// `Some((code, reason))` when the viewer may no longer watch: the account is gone or
+    /// disabled (4001), or its role and grants as they are now give no Read on the meeting
+    /// (4004, as for a meeting it cannot see). A storage error is not taken for a refusal: the
+    /// next ping asks again.
+    async fn refused(&self, app: &AppState) -> Option<(u16, &'static str)> {
+        let login = match app.store.get_login(&self.scope, self.user).await {
+            Ok(login) => login,
+            Err(StoreError::NotFound) => return Some((4001, "signed out")),
+            Err(e) => {
+                tracing::warn!(error = %e, "viewer re-check failed; trying again at the next ping");
+                return None;
+            }
+        };
+        if login.disabled {
+            return Some((4001, "signed out"));
+        }
+        let role = Role::from_stored(&login.user.role);
+        match app
+            .store
+            .meeting_access(&self.scope, self.meeting, self.user)
+            .await
+        {
+            Ok((_, grant)) => MeetingPermission::effective(role, grant.as_deref())
+                .is_none_or(|held| held < MeetingPermission::Read)
+                .then_some((4004, "no access to this meeting")),
+            Err(StoreError::NotFound) => Some((4004, "no access to this meeting")),
+            Err(e) => {
+                tracing::warn!(error = %e, "viewer re-check failed; trying again at the next ping");
+                None
+            }
+        }
+    }
 }
 
 async fn run(
@@ -69,6 +118,7 @@ async fn run(
     mut socket: WebSocket,
     feed: std::sync::Arc<MeetingFeed>,
     since: Option<u64>,
+    viewer: Viewer,
 ) {
     let _gauge = Gauge::enter(
         &app.counters.viewer_sessions,
@@ -148,6 +198,15 @@ async fn run(
             },
             _ = ping.tick() => {
                 if last_pong.elapsed() > limits.ping_interval + limits.pong_timeout {
+                    return;
+                }
+                if let Some((code, reason)) = viewer.refused(&app).await {
+                    tracing::info!(meeting_id = %viewer.meeting, code, "viewer no longer allowed; closing");
+                    let _ = tokio::time::timeout(
+                        limits.send_timeout,
+                        super::close(&mut socket, code, reason),
+                    )
+                    .await;
                     return;
                 }
                 if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
