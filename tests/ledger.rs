@@ -1,7 +1,10 @@
 //! The suite-wide log scan: while the end-to-end tests run, every secret they handle (passwords,
-//! bot keys, tokens, the servers' generated secrets) and every log a server or set-up command
-//! wrote is recorded under `$NEXUS_SCRIBE_TEST_LEDGER`; `scripts/test` then checks that no
-//! recorded secret appears in any recorded log. Without the variable nothing is recorded.
+//! bot keys, tokens, the servers' generated or Vault-held secrets) and every log a server or
+//! set-up command wrote is recorded under `$NEXUS_SCRIBE_TEST_LEDGER`; `scripts/test` then checks
+//! that no recorded secret appears in any recorded log, and that none of the server's own secrets
+//! (`jwt_secret`, `bot_key_secret`, `master_key`, …) appears in any HTTP answer the tests got
+//! (answers do carry the caller's own tokens, so those are not scanned for there). Without the
+//! variable nothing is recorded.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -36,6 +39,42 @@ pub fn secret(value: &str) {
     }
 }
 
+/// Records one of the server's own secrets (key material no answer may ever carry); it is also
+/// a [`secret`] for the log scan.
+pub fn server_secret(value: &str) {
+    secret(value);
+    append(
+        "server-secrets",
+        &format!("{}\n", value.trim()),
+        value.trim().chars().count(),
+    );
+}
+
+/// Records an HTTP answer (status line, headers, body) the suite received.
+pub fn response(raw: &str) {
+    let name = format!("responses/{}.log", std::process::id());
+    append(&name, &format!("{raw}\n"), MIN_SECRET_CHARS);
+}
+
+/// Appends `text` to `name` under the ledger, in one write, when `chars` is long enough to scan.
+fn append(name: &str, text: &str, chars: usize) {
+    let Some(dir) = dir() else { return };
+    if chars < MIN_SECRET_CHARS {
+        return;
+    }
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = f.write_all(text.as_bytes());
+    }
+}
+
 /// Records a log a process of the suite wrote.
 pub fn log(label: &str, text: &str) {
     static SERIAL: AtomicU32 = AtomicU32::new(0);
@@ -54,7 +93,7 @@ pub fn server_secrets(data_dir: &Path) {
     };
     for line in file.lines() {
         if let Some((_, value)) = line.split_once('=') {
-            secret(value.trim().trim_matches('"'));
+            server_secret(value.trim().trim_matches('"'));
         }
     }
 }

@@ -58,7 +58,7 @@ impl Vault {
             .filter_map(|(k, v)| v.map(|v| (*k, v)))
             .collect();
         for (_, v) in &pairs {
-            ledger::secret(v);
+            ledger::server_secret(v);
         }
         self.fake.put("secret", "nexus-scribe", &pairs)
     }
