@@ -726,8 +726,8 @@ async fn a_revoked_bot_is_closed_mid_session_and_cannot_come_back() {
 }
 
 /// A viewer is checked again at every ping: taking back the grant that let a Guest watch closes
-/// the socket with 4004, and disabling a watching account closes it with 4001 — within a few
-/// pings, without the viewer doing anything.
+/// the socket with 4004; disabling a watching account, or signing out of the session a ticket
+/// came from, closes it with 4001 — within a few pings, without the viewer doing anything.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_who_loses_access_is_closed_mid_session() {
     use e2e_tests::server::{http_json, scribe_on, setup_json, ADMIN_PASSWORD};
@@ -796,4 +796,34 @@ async fn a_viewer_who_loses_access_is_closed_mid_session() {
         .await
         .expect("closed within a few pings");
     assert_eq!(code, Some(4001), "the account was disabled");
+
+    // Signing out ends the session a ticket was issued from, and so the socket it opened.
+    let (code, body) = http_json(
+        &server,
+        "POST",
+        "/api/v1/ws-tickets",
+        Some(&admin),
+        &serde_json::json!({"meeting_id": s.meeting_id}),
+    );
+    assert_eq!(code, 200, "{body}");
+    let ticket: Value = serde_json::from_str(body.trim()).expect("json");
+    let ticket = ticket["ticket"].as_str().expect("ticket");
+    let mut ticket_view =
+        connect_viewer(&server, "", &s.meeting_id, &format!("?ticket={ticket}")).await;
+    assert_eq!(
+        next_json(&mut ticket_view).await.expect("snapshot")["type"],
+        "snapshot"
+    );
+    let (code, _) = http_json(
+        &server,
+        "POST",
+        "/api/v1/auth/logout",
+        Some(&admin),
+        &serde_json::json!({}),
+    );
+    assert_eq!(code, 204);
+    let (code, _) = tokio::time::timeout(Duration::from_secs(10), refused(&mut ticket_view))
+        .await
+        .expect("closed within a few pings");
+    assert_eq!(code, Some(4001), "signed out");
 }

@@ -136,7 +136,12 @@ async fn authorise(
         Credential::Viewer => {
             // A ticket names its meeting: a malformed id is simply not found.
             let meeting: MeetingId = raw.parse().map_err(|_| ApiError::not_found())?;
-            auth::viewer(app, &query, &parts.headers, meeting).await?
+            let (principal, session) = auth::viewer(app, &query, &parts.headers, meeting).await?;
+            if let Some(session) = session {
+                // For the viewer socket's re-check at every ping.
+                parts.extensions.insert(session);
+            }
+            principal
         }
     };
     let meeting = crate::api::parse_meeting_id(raw)?;

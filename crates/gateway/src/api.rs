@@ -81,7 +81,8 @@ pub async fn ws_ticket(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let principal = api_user(&app, &headers).await?;
+    let token = auth::bearer(&headers).ok_or_else(auth::unauthenticated)?;
+    let (principal, claims) = auth::checked_access(&app, token).await?;
     let req: TicketRequest = json_body(&headers, &body)?;
     let meeting = parse_meeting_id(&req.meeting_id)?;
     let principal = access::resolve(&app, principal, meeting, MeetingPermission::Read)
@@ -103,6 +104,7 @@ pub async fn ws_ticket(
         meeting_id: grant.meeting,
         role: grant.role.as_str().to_owned(),
         expires_at_ms: unix_ms(grant.expires),
+        session_id: claims.session_id(),
     };
     app.store
         .put_ticket(

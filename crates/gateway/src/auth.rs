@@ -80,14 +80,24 @@ pub async fn api_user(app: &AppState, headers: &HeaderMap) -> Result<Principal, 
     user_from_token(app, token).await
 }
 
+/// The session behind a viewer's credential, checked again at every ping of its socket.
+#[derive(Clone, Copy, Debug)]
+pub struct ViewerSession {
+    pub session: scribe_core::SessionId,
+    /// The access token's SHA-256 when the viewer came with a token (signing out denylists it);
+    /// a ticket has none.
+    pub token_digest: Option<[u8; 32]>,
+}
+
 /// A viewer of `meeting`: `?ticket=` (single use, on any server sharing the store), `?token=`,
-/// or `Authorization: Bearer`.
+/// or `Authorization: Bearer`; with the session the credential belongs to (`None` only for a
+/// ticket issued before tickets recorded it).
 pub async fn viewer(
     app: &AppState,
     query: &HashMap<String, String>,
     headers: &HeaderMap,
     meeting: MeetingId,
-) -> Result<Principal, ApiError> {
+) -> Result<(Principal, Option<ViewerSession>), ApiError> {
     if let Some(ticket) = query.get("ticket") {
         let refuse = |e: scribe_auth::AuthError| {
             log_rejection("ws ticket", &e);
@@ -113,12 +123,23 @@ pub async fn viewer(
             meeting: t.meeting_id,
             expires: std::time::UNIX_EPOCH + std::time::Duration::from_millis(t.expires_at_ms),
         };
-        return scribe_auth::redeem_grant(grant, meeting, &*app.clock).map_err(refuse);
+        let principal = scribe_auth::redeem_grant(grant, meeting, &*app.clock).map_err(refuse)?;
+        let session = t.session_id.map(|session| ViewerSession {
+            session,
+            token_digest: None,
+        });
+        return Ok((principal, session));
     }
-    if let Some(token) = query.get("token") {
-        return user_from_token(app, token).await;
-    }
-    api_user(app, headers).await
+    let token = match query.get("token") {
+        Some(token) => token.as_str(),
+        None => bearer(headers).ok_or_else(unauthenticated)?,
+    };
+    let (principal, claims) = checked_access(app, token).await?;
+    let session = claims.session_id().map(|session| ViewerSession {
+        session,
+        token_digest: Some(scribe_auth::token_digest(token)),
+    });
+    Ok((principal, session))
 }
 
 /// A bot: `X-Bot-Id` + `Authorization: Bearer KEY`, or `?bot_id=&api_key=`. The key is checked

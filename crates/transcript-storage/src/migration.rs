@@ -29,6 +29,7 @@ macro_rules! migrations {
             $crate::migration::migrations!(@one $backend, 6, "sessions", "0006_sessions"),
             $crate::migration::migrations!(@one $backend, 7, "access", "0007_access"),
             $crate::migration::migrations!(@one $backend, 8, "integrations", "0008_integrations"),
+            $crate::migration::migrations!(@one $backend, 9, "ticket_sessions", "0009_ticket_sessions"),
         ]
     };
     (@one $backend:literal, $version:literal, $name:literal, $file:literal) => {

@@ -669,6 +669,8 @@ pub struct NewTicket {
     /// The user's role when the ticket was issued (interpreted by scribe-auth).
     pub role: String,
     pub expires_at_ms: u64,
+    /// The session the ticket was issued from (its socket closes when the session ends).
+    pub session_id: Option<SessionId>,
 }
 
 /// A redeemed ticket: whom it was for, where, until when.
@@ -679,6 +681,8 @@ pub struct RedeemedTicket {
     pub meeting_id: MeetingId,
     pub role: String,
     pub expires_at_ms: u64,
+    /// The session it was issued from; `None` for tickets from before migration 9.
+    pub session_id: Option<SessionId>,
 }
 
 impl std::fmt::Debug for NewTicket {

@@ -1,8 +1,14 @@
 //! `GET /ws/transcription/{meeting_id}`: a signed-in viewer watches a meeting's transcript
 //! (PROTOCOL.md §2). The access middleware (`crate::access`) has already refused a browser
 //! `Origin` other than the service's own or an allowed one (`403` before the upgrade) and a
-//! viewer without Read access to the meeting. The viewer gets a snapshot (finals and current partials) or,
-//! with `?since_seq=N`, every message after `N`, then the live messages; none is sent twice.
+//! viewer without Read access to the meeting. The viewer gets a snapshot (finals and current
+//! partials) or, with `?since_seq=N`, every message after `N`, then the live messages; none is
+//! sent twice.
+//!
+//! Access is checked again at every ping: a viewer whose session ended (signed out, revoked,
+//! expired), whose token was denylisted, whose account was disabled or removed, or who lost Read
+//! on the meeting (a grant taken back, a role lowered), is closed within one ping interval
+//! (4001 / 4004), as a revoked bot is.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -11,14 +17,16 @@ use std::time::Instant;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
+use axum::Extension;
 use scribe_auth::{MeetingPermission, Role};
 use scribe_core::{ErrorCode, MeetingId, OrgScope, UserId};
 use tokio::sync::broadcast::error::RecvError;
-use transcript_storage::StoreError;
+use transcript_storage::{AccessState, StoreError};
 
 use super::{refuse, stopping, ws_error};
 use crate::access::MeetingAccess;
 use crate::app::AppState;
+use crate::auth::ViewerSession;
 use crate::error::ApiError;
 use crate::hub::{Frame, MeetingFeed, Subscription};
 use crate::metrics::Gauge;
@@ -30,11 +38,12 @@ const MAX_VIEWER_MESSAGE: usize = 4096;
 pub async fn handler(
     State(app): State<AppState>,
     access: MeetingAccess,
+    session: Option<Extension<ViewerSession>>,
     Query(query): Query<HashMap<String, String>>,
     ws: WebSocketUpgrade,
 ) -> Response {
     let send_timeout = app.config.ws.send_timeout;
-    let opened = open(&app, access, &query).await;
+    let opened = open(&app, access, session.map(|Extension(s)| s), &query).await;
     ws.max_message_size(MAX_VIEWER_MESSAGE)
         .on_upgrade(move |mut socket| async move {
             match opened {
@@ -51,6 +60,7 @@ pub async fn handler(
 async fn open(
     app: &AppState,
     access: MeetingAccess,
+    session: Option<ViewerSession>,
     query: &HashMap<String, String>,
 ) -> Result<(std::sync::Arc<MeetingFeed>, Option<u64>, Viewer), ApiError> {
     let since = match query.get("since_seq") {
@@ -67,6 +77,7 @@ async fn open(
         scope: access.principal.scope(),
         user: access.principal.user_id().ok_or_else(ApiError::not_found)?,
         meeting: access.meeting.id,
+        session,
     };
     Ok((feed, since, viewer))
 }
@@ -76,26 +87,28 @@ struct Viewer {
     scope: OrgScope,
     user: UserId,
     meeting: MeetingId,
+    /// The session of the credential the socket was opened with.
+    session: Option<ViewerSession>,
 }
 
 impl Viewer {
-    /// `Some((code, reason))` when the viewer may no longer watch: the account is gone or
-    /// disabled (4001), or its role and grants as they are now give no Read on the meeting
-    /// (4004, as for a meeting it cannot see). A storage error is not taken for a refusal: the
-    /// next ping asks again.
+    /// `Some((code, reason))` when the viewer may no longer watch: the session has ended, the
+    /// token is denylisted, or the account is gone or disabled (4001); or its role and grants as
+    /// they are now give no Read on the meeting (4004, as for a meeting it cannot see). A storage
+    /// error is not taken for a refusal: the next ping asks again.
     async fn refused(&self, app: &AppState) -> Option<(u16, &'static str)> {
-        let login = match app.store.get_login(&self.scope, self.user).await {
-            Ok(login) => login,
-            Err(StoreError::NotFound) => return Some((4001, "signed out")),
+        let role = match self.session {
+            Some(session) => self.session_role(app, session).await,
+            None => self.account_role(app).await,
+        };
+        let role = match role {
+            Ok(Some(role)) => role,
+            Ok(None) => return Some((4001, "signed out")),
             Err(e) => {
                 tracing::warn!(error = %e, "viewer re-check failed; trying again at the next ping");
                 return None;
             }
         };
-        if login.disabled {
-            return Some((4001, "signed out"));
-        }
-        let role = Role::from_stored(&login.user.role);
         match app
             .store
             .meeting_access(&self.scope, self.meeting, self.user)
@@ -109,6 +122,35 @@ impl Viewer {
                 tracing::warn!(error = %e, "viewer re-check failed; trying again at the next ping");
                 None
             }
+        }
+    }
+
+    /// The role the viewer's session still has (`None`: the session or the account ended, or
+    /// the token was denylisted).
+    async fn session_role(
+        &self,
+        app: &AppState,
+        session: ViewerSession,
+    ) -> Result<Option<Role>, StoreError> {
+        // A ticket carries no token: the all-zero hash is never on the denylist.
+        let digest = session.token_digest.unwrap_or([0; 32]);
+        let now = crate::api::unix_ms(app.clock.now());
+        let state = app
+            .store
+            .access_state(&self.scope, self.user, session.session, &digest, now)
+            .await?;
+        Ok(match state {
+            AccessState::Active { role } => Some(Role::from_stored(&role)),
+            AccessState::Ended(_) => None,
+        })
+    }
+
+    /// The account's role when no session is known (`None`: removed or disabled).
+    async fn account_role(&self, app: &AppState) -> Result<Option<Role>, StoreError> {
+        match app.store.get_login(&self.scope, self.user).await {
+            Ok(login) => Ok((!login.disabled).then(|| Role::from_stored(&login.user.role))),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 }

@@ -19,6 +19,8 @@ fn ticket(
         meeting_id: meeting,
         role: "viewer".into(),
         expires_at_ms: expires,
+        // Odd tickets come from a session, even ones from before sessions were recorded.
+        session_id: (n % 2 == 1).then(scribe_core::SessionId::generate),
     }
 }
 
@@ -56,9 +58,17 @@ pub async fn tickets_are_taken_once_anywhere_and_limited<H: Harness>(h: &H) {
             taken.user_id,
             taken.meeting_id,
             taken.role.as_str(),
-            taken.expires_at_ms
+            taken.expires_at_ms,
+            taken.session_id,
         ),
-        (org.org_id(), user.id, meeting.id, "viewer", now + 30_000)
+        (
+            org.org_id(),
+            user.id,
+            meeting.id,
+            "viewer",
+            now + 30_000,
+            t.session_id
+        )
     );
     assert_eq!(
         store.take_ticket(&t.hash).await.expect("take"),

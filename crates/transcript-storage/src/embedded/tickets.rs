@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use scribe_core::OrgScope;
 
-use super::sql::{id, to_i64, uint};
+use super::sql::{id, opt_id, to_i64, uint};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{NewTicket, RedeemedTicket};
 
@@ -28,8 +28,9 @@ pub(crate) fn put_ticket(
         ));
     }
     tx.execute(
-        "INSERT INTO ws_tickets (hash, org_id, user_id, meeting_id, role, expires_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO ws_tickets
+             (hash, org_id, user_id, meeting_id, role, expires_at_ms, session_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         rusqlite::params![
             ticket.hash.as_slice(),
             scope.org_id().to_string(),
@@ -37,6 +38,7 @@ pub(crate) fn put_ticket(
             ticket.meeting_id.to_string(),
             ticket.role,
             to_i64(ticket.expires_at_ms)?,
+            ticket.session_id.map(|s| s.to_string()),
         ],
     )?;
     tx.commit()?;
@@ -50,7 +52,7 @@ pub(crate) fn take_ticket(
     Ok(conn
         .query_row(
             "DELETE FROM ws_tickets WHERE hash = ?1
-             RETURNING org_id, user_id, meeting_id, role, expires_at_ms",
+             RETURNING org_id, user_id, meeting_id, role, expires_at_ms, session_id",
             [hash.as_slice()],
             |r| {
                 Ok(RedeemedTicket {
@@ -59,6 +61,7 @@ pub(crate) fn take_ticket(
                     meeting_id: id(r, 2)?,
                     role: r.get(3)?,
                     expires_at_ms: uint(r, 4)?,
+                    session_id: opt_id(r, 5)?,
                 })
             },
         )

@@ -2,9 +2,9 @@
 //! deletes it, so each ticket works once on any server.
 
 use deadpool_postgres::Client;
-use scribe_core::{MeetingId, OrgId, OrgScope, UserId};
+use scribe_core::{MeetingId, OrgId, OrgScope, SessionId, UserId};
 
-use super::sql::{id, lookup_redeeming, scoped, to_i64, uint};
+use super::sql::{id, lookup_redeeming, opt_id, scoped, to_i64, uint};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{NewTicket, RedeemedTicket};
 
@@ -40,8 +40,9 @@ pub(crate) async fn put_ticket(
         ));
     }
     tx.execute(
-        "INSERT INTO ws_tickets (hash, org_id, user_id, meeting_id, role, expires_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO ws_tickets
+             (hash, org_id, user_id, meeting_id, role, expires_at_ms, session_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
             &ticket.hash.as_slice(),
             &scope.org_id().as_uuid(),
@@ -49,6 +50,7 @@ pub(crate) async fn put_ticket(
             &ticket.meeting_id.as_uuid(),
             &ticket.role,
             &to_i64(ticket.expires_at_ms)?,
+            &ticket.session_id.map(|s| s.as_uuid()),
         ],
     )
     .await?;
@@ -64,7 +66,7 @@ pub(crate) async fn take_ticket(
     let row = tx
         .query_opt(
             "DELETE FROM ws_tickets WHERE hash = $1
-             RETURNING org_id, user_id, meeting_id, role, expires_at_ms",
+             RETURNING org_id, user_id, meeting_id, role, expires_at_ms, session_id",
             &[&hash.as_slice()],
         )
         .await?;
@@ -76,6 +78,7 @@ pub(crate) async fn take_ticket(
                 meeting_id: id(&r, 2, MeetingId::from_uuid)?,
                 role: r.try_get(3)?,
                 expires_at_ms: uint(&r, 4)?,
+                session_id: opt_id(&r, 5, SessionId::from_uuid)?,
             })
         })
         .transpose()?;
