@@ -200,9 +200,8 @@ fn postgres_options(
     config.postgres_options(password)
 }
 
-/// The secrets: environment first, then `<data_dir>/secrets/secrets.toml`, generated with
-/// strong random values on first use. Weak values stop production start-up and are warned about
-/// in development.
+/// The secrets as `secret_sources` loads them (environment, then Vault or the secrets file),
+/// checked: weak values stop production start-up and are warned about in development.
 async fn load_secrets(config: &Config) -> anyhow::Result<LoadedSecrets> {
     let loaded = secret_sources(config).await?;
     for problem in loaded
