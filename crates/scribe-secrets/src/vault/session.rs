@@ -91,22 +91,16 @@ impl VaultProblem {
 /// An error and its causes, one line (TLS problems sit deep in the chain).
 fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
+    let mut next = error.source();
+    while let Some(cause) = next {
+        let line = cause.to_string();
+        if !text.contains(&line) {
             text.push_str(": ");
-            text.push_str(&cause);
+            text.push_str(&line);
         }
-        source = cause_of(source);
+        next = cause.source();
     }
     text
-}
-
-fn cause_of<'a>(
-    error: Option<&'a (dyn std::error::Error + 'static)>,
-) -> Option<&'a (dyn std::error::Error + 'static)> {
-    error.and_then(std::error::Error::source)
 }
 
 /// The current token's lease.
