@@ -90,6 +90,14 @@ fn value(source: &VaultSource, name: SecretName) -> String {
         .to_owned()
 }
 
+/// Why connecting with `settings` fails (it must).
+async fn refusal(settings: VaultSettings) -> String {
+    VaultSource::connect(settings)
+        .await
+        .expect_err("refused")
+        .to_string()
+}
+
 /// Polls `check` every 100 ms for up to `secs` seconds.
 async fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
@@ -143,10 +151,7 @@ async fn a_wrapping_token_someone_already_unwrapped_is_refused_loudly() {
         .await
         .expect("first use");
     // A restart (or an attacker who got there first) finds the token spent.
-    let err = VaultSource::connect(settings(&vault, auth))
-        .await
-        .expect_err("refused")
-        .to_string();
+    let err = refusal(settings(&vault, auth)).await;
     assert!(
         err.contains("already unwrapped") && err.contains("secret-id"),
         "{err}"
@@ -178,10 +183,7 @@ async fn token_and_kubernetes_sign_in_work_and_bad_credentials_are_named_not_sho
     VaultSource::connect(settings(&vault, k8s("eyJhbGciOiJSUzI1NiJ9.sa.sig")))
         .await
         .expect("kubernetes");
-    let err = VaultSource::connect(settings(&vault, k8s("eyJhbGciOiJSUzI1NiJ9.other.sig")))
-        .await
-        .expect_err("refused")
-        .to_string();
+    let err = refusal(settings(&vault, k8s("eyJhbGciOiJSUzI1NiJ9.other.sig"))).await;
     assert!(
         err.contains("403") && err.contains("auth/kubernetes/login"),
         "{err}"
@@ -195,20 +197,14 @@ async fn token_and_kubernetes_sign_in_work_and_bad_credentials_are_named_not_sho
         secret_id_file: write(dir.path(), "wrong-id", "not-the-secret-id"),
         wrapped: false,
     };
-    let err = VaultSource::connect(settings(&vault, wrong))
-        .await
-        .expect_err("refused")
-        .to_string();
+    let err = refusal(settings(&vault, wrong)).await;
     assert!(err.contains("Vault rejected the request (400)"), "{err}");
     assert!(!err.contains("not-the-secret-id"), "{err}");
 
     let missing = VaultAuth::Token {
         token_file: dir.path().join("no-such-file"),
     };
-    let err = VaultSource::connect(settings(&vault, missing))
-        .await
-        .expect_err("refused")
-        .to_string();
+    let err = refusal(settings(&vault, missing)).await;
     assert!(err.contains("no-such-file"), "{err}");
 }
 
@@ -229,18 +225,12 @@ async fn unreachable_sealed_or_empty_vault_at_start_up_is_an_error() {
     );
     put(&vault, "v1");
     vault.seal();
-    let err = VaultSource::connect(settings(&vault, auth.clone()))
-        .await
-        .expect_err("refused")
-        .to_string();
+    let err = refusal(settings(&vault, auth.clone())).await;
     assert!(err.ends_with("Vault is sealed"), "{err}");
     vault.unseal();
     let mut elsewhere = settings(&vault, auth);
     elsewhere.address = "http://127.0.0.1:9".into();
-    let err = VaultSource::connect(elsewhere)
-        .await
-        .expect_err("refused")
-        .to_string();
+    let err = refusal(elsewhere).await;
     assert!(err.contains("cannot reach Vault"), "{err}");
 }
 
@@ -368,10 +358,7 @@ async fn tls_needs_the_configured_ca() {
     put(&vault, "v1");
     let dir = tempfile::tempdir().expect("tempdir");
     let auth = approle(dir.path(), &vault, false);
-    let err = VaultSource::connect(settings(&vault, auth.clone()))
-        .await
-        .expect_err("refused")
-        .to_string();
+    let err = refusal(settings(&vault, auth.clone())).await;
     assert!(
         err.contains("cannot reach Vault") && err.to_lowercase().contains("certificate"),
         "{err}"
