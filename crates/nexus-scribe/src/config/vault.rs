@@ -119,18 +119,7 @@ impl VaultSection {
     /// Whether the address is plain HTTP to somewhere other than loopback (refused in
     /// production: the secrets would cross the network in clear).
     pub fn plain_http_off_host(&self) -> bool {
-        let Some(rest) = self.address.strip_prefix("http://") else {
-            return false;
-        };
-        let host = rest.trim_end_matches('/');
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.split_once(']').map(|(h, _)| h))
-            .unwrap_or_else(|| host.rsplit_once(':').map_or(host, |(h, _)| h));
-        !(host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback()))
+        scribe_secrets::VaultSettings::plain_http_off_host(&self.address)
     }
 }
 
@@ -139,13 +128,8 @@ pub(super) fn validate(vault: &VaultSection) -> Result<(), (&'static str, String
     if !vault.enabled {
         return Ok(());
     }
-    let a = &vault.address;
-    if !(a.starts_with("https://") || a.starts_with("http://")) {
-        return Err((
-            "vault.address",
-            format!("{a:?} is not an address such as \"https://vault.example.org:8200\""),
-        ));
-    }
+    scribe_secrets::VaultSettings::check_address(&vault.address)
+        .map_err(|e| ("vault.address", e.to_string()))?;
     for (key, value) in [("vault.mount", &vault.mount), ("vault.path", &vault.path)] {
         let ok = !value.is_empty()
             && !value.starts_with('/')

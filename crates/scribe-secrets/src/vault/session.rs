@@ -302,7 +302,7 @@ pub(crate) fn backoff(failures: u32) -> Duration {
 fn client(settings: &VaultSettings, token: &str) -> Result<VaultClient, VaultProblem> {
     // reqwest's rustls backend uses the process's default provider: ring, as everywhere else.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    check_address(&settings.address)?;
+    VaultSettings::check_address(&settings.address)?;
     let ca_certs = match &settings.ca_cert {
         Some(path) => vec![path.to_str().map(str::to_owned).ok_or_else(|| {
             VaultProblem::Invalid(format!("{} is not a UTF-8 path", path.display()))
@@ -325,23 +325,6 @@ fn client(settings: &VaultSettings, token: &str) -> Result<VaultClient, VaultPro
         }
         other => VaultProblem::Invalid(format!("cannot build the Vault client: {other}")),
     })
-}
-
-/// vaultrs panics on an address it cannot parse; refuse it here with a message instead.
-pub(crate) fn check_address(address: &str) -> Result<(), VaultProblem> {
-    let bad = |why: &str| VaultProblem::Invalid(format!("Vault address {address:?} {why}"));
-    let rest = address
-        .strip_prefix("https://")
-        .or_else(|| address.strip_prefix("http://"))
-        .ok_or_else(|| bad("must start with https:// (or http:// for an agent on loopback)"))?;
-    let host = rest.trim_end_matches('/');
-    if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
-        return Err(bad(
-            "must be scheme://host[:port] with no path, query or user",
-        ));
-    }
-    url::Url::parse(address).map_err(|e| bad(&format!("is not a URL: {e}")))?;
-    Ok(())
 }
 
 /// Reads a one-line credential (token, secret id, JWT) from a file: private to the service,

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::session::VaultProblem;
+
 /// The Vault connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VaultSettings {
@@ -28,6 +30,41 @@ pub struct VaultSettings {
 }
 
 impl VaultSettings {
+    /// Refuses an address that is not `scheme://host[:port]` with scheme `https` or `http`, with
+    /// a message naming the problem (vaultrs itself panics on an address it cannot parse).
+    pub fn check_address(address: &str) -> Result<(), VaultProblem> {
+        let bad = |why: &str| VaultProblem::Invalid(format!("Vault address {address:?} {why}"));
+        let rest = address
+            .strip_prefix("https://")
+            .or_else(|| address.strip_prefix("http://"))
+            .ok_or_else(|| bad("must start with https:// (or http:// for an agent on loopback)"))?;
+        let host = rest.trim_end_matches('/');
+        if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
+            return Err(bad(
+                "must be scheme://host[:port] with no path, query or user",
+            ));
+        }
+        url::Url::parse(address).map_err(|e| bad(&format!("is not a URL: {e}")))?;
+        Ok(())
+    }
+
+    /// Whether `address` is plain HTTP to a host other than loopback (the secrets would cross
+    /// the network in clear; production refuses it).
+    pub fn plain_http_off_host(address: &str) -> bool {
+        let Ok(url) = url::Url::parse(address) else {
+            return false;
+        };
+        if url.scheme() != "http" {
+            return false;
+        }
+        !match url.host() {
+            Some(url::Host::Domain(name)) => name == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        }
+    }
+
     /// `<mount>/<path>` for messages.
     pub fn describe(&self) -> String {
         format!("{} {}/data/{}", self.address, self.mount, self.path)

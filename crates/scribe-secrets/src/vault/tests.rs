@@ -6,7 +6,8 @@ use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
 use super::kv::{snapshot, wanted_versions, Metadata, VersionData, VersionMeta};
-use super::session::{backoff, check_address, VaultProblem};
+use super::session::{backoff, VaultProblem};
+use super::settings::VaultSettings;
 use crate::name::SecretName;
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -152,7 +153,7 @@ fn addresses_vaultrs_would_panic_on_are_refused_with_a_message() {
         "http://127.0.0.1:8200",
         "https://[::1]:8200/",
     ] {
-        assert!(check_address(ok).is_ok(), "{ok}");
+        assert!(VaultSettings::check_address(ok).is_ok(), "{ok}");
     }
     for bad in [
         "vault.example.org:8200",
@@ -162,7 +163,7 @@ fn addresses_vaultrs_would_panic_on_are_refused_with_a_message() {
         "ftp://vault",
         "https://va ult",
     ] {
-        let err = check_address(bad).expect_err("refused");
+        let err = VaultSettings::check_address(bad).expect_err("refused");
         assert!(err.to_string().contains("Vault address"), "{bad}: {err}");
     }
 }
