@@ -19,23 +19,13 @@ fn dir() -> Option<PathBuf> {
 
 /// Records a secret the suite handled (one line; values with a line break are split).
 pub fn secret(value: &str) {
-    let Some(dir) = dir() else { return };
     let lines: Vec<&str> = value
         .lines()
         .map(str::trim)
         .filter(|l| l.chars().count() >= MIN_SECRET_CHARS)
         .collect();
-    if lines.is_empty() {
-        return;
-    }
-    let _ = std::fs::create_dir_all(&dir);
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("secrets"))
-    {
-        // One write per call: appends from parallel tests do not interleave within a line.
-        let _ = f.write_all(format!("{}\n", lines.join("\n")).as_bytes());
+    if !lines.is_empty() {
+        append("secrets", &format!("{}\n", lines.join("\n")));
     }
 }
 
@@ -43,25 +33,24 @@ pub fn secret(value: &str) {
 /// a [`secret`] for the log scan.
 pub fn server_secret(value: &str) {
     secret(value);
-    append(
-        "server-secrets",
-        &format!("{}\n", value.trim()),
-        value.trim().chars().count(),
-    );
+    let value = value.trim();
+    if value.chars().count() >= MIN_SECRET_CHARS {
+        append("server-secrets", &format!("{value}\n"));
+    }
 }
 
 /// Records an HTTP answer (status line, headers, body) the suite received.
 pub fn response(raw: &str) {
-    let name = format!("responses/{}.log", std::process::id());
-    append(&name, &format!("{raw}\n"), MIN_SECRET_CHARS);
+    append(
+        &format!("responses/{}.log", std::process::id()),
+        &format!("{raw}\n"),
+    );
 }
 
-/// Appends `text` to `name` under the ledger, in one write, when `chars` is long enough to scan.
-fn append(name: &str, text: &str, chars: usize) {
+/// Appends `text` to `name` under the ledger (creating folders), in one write: appends from
+/// parallel tests do not interleave within a line.
+fn append(name: &str, text: &str) {
     let Some(dir) = dir() else { return };
-    if chars < MIN_SECRET_CHARS {
-        return;
-    }
     let path = dir.join(name);
     if let Some(parent) = path.parent() {
         let _ = std::fs::create_dir_all(parent);
