@@ -326,7 +326,7 @@ pub struct SchedulerSection {
     pub workers: usize,
     /// whisper.cpp threads per worker; workers × threads may not exceed the cores.
     pub threads_per_worker: usize,
-    /// Most streams admitted at once; 0 = one per core (the measured capacity with tiny.en).
+    /// Most streams admitted at once; 0 = two per core (the measured capacity with tiny.en).
     pub max_streams: usize,
     /// Refuse new streams while a running one lags more than this (ms).
     pub max_lag_ms: u64,

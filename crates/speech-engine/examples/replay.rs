@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! cargo run --release -p speech-engine --example replay -- MODEL.bin AUDIO.flac [REFERENCE.txt]
-//!     [--threads N] [--partial-beam B] [--final-beam B] [--offline] [--step MS]
+//!     [--threads N] [--partial-beam B] [--final-beam B] [--offline] [--step MS] [--multi-pass] [--slowdown F] [--max-carry MS]
 //!     [--max-utterance MS] [--partial-margin FRAMES] [--final-margin FRAMES]
 //! ```
 
@@ -35,6 +35,10 @@ struct Args {
     config: StreamConfig,
     partial_margin: Option<u32>,
     final_margin: Option<u32>,
+    multi_pass: bool,
+    /// Decode times are multiplied by this on the virtual clock: 2 ≈ four streams sharing
+    /// two cores.
+    slowdown: f64,
 }
 
 fn parse() -> Args {
@@ -50,6 +54,8 @@ fn parse() -> Args {
         config: StreamConfig::default(),
         partial_margin: None,
         final_margin: None,
+        multi_pass: false,
+        slowdown: 1.0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -63,6 +69,9 @@ fn parse() -> Args {
             "--partial-beam" => a.partial_beam = num("--partial-beam") as u32,
             "--final-beam" => a.final_beam = num("--final-beam") as u32,
             "--offline" => a.offline = true,
+            "--multi-pass" => a.multi_pass = true,
+            "--slowdown" => a.slowdown = num("--slowdown") as f64,
+            "--max-carry" => a.config.max_carry_ms = num("--max-carry"),
             "--step" => a.config.step_ms = num("--step"),
             "--partial-margin" => a.partial_margin = Some(num("--partial-margin") as u32),
             "--final-margin" => a.final_margin = Some(num("--final-margin") as u32),
@@ -228,6 +237,7 @@ fn replay(
             };
             let opts = DecodeOptions {
                 audio_ctx_margin: margin.unwrap_or(opts.audio_ctx_margin),
+                single_pass: !args.multi_pass,
                 min_audio_ctx: margin
                     .map_or(opts.min_audio_ctx, |m| opts.min_audio_ctx.min(m + 50)),
                 ..opts
@@ -236,7 +246,18 @@ fn replay(
             let t = engine.transcribe(&req.audio, &opts, None);
             let d = t0.elapsed().as_secs_f64();
             engine_s += d;
-            now_ms += d * 1000.0;
+            now_ms += d * args.slowdown * 1000.0;
+            if std::env::var_os("REPLAY_TRACE").is_some() {
+                let words = t
+                    .as_ref()
+                    .map_or(0, |t| t.text().split_whitespace().count());
+                println!(
+                    "decode {} audio {:.2} s took {:.3} s, {words} words",
+                    if req.is_final { "final  " } else { "partial" },
+                    req.audio.samples.len() as f64 / 16_000.0,
+                    d
+                );
+            }
             if req.is_final {
                 decodes.0 += 1;
             } else {

@@ -29,6 +29,21 @@ pub struct DecodeOptions {
     /// Silence the fitted window keeps after the audio, in 20 ms frames, so the model sees
     /// the speech end (too little and it repeats the last phrase). Default 400 (8 s).
     pub audio_ctx_margin: u32,
+    /// Decode the audio in one pass of the encoder (whisper.cpp's `single_segment`). Without
+    /// it, whisper.cpp moves its window to the last timestamp the decoder emitted and, when
+    /// more than a second of audio is left after it, encodes and decodes that rest again:
+    /// right for long recordings, but for a streaming step (audio that stops mid-speech) it
+    /// doubles the cost of many steps and re-transcribes the tail. Only for audio that fits
+    /// one 30 s window; longer audio is always decoded window by window.
+    pub single_pass: bool,
+    /// Cap on the tokens decoded per second of audio (plus a fixed allowance), or 0 for
+    /// none. Speech runs at most ~8 tokens a second; a decoder stuck repeating a phrase
+    /// would otherwise run on to 220 tokens (over a second of decoding on one core).
+    pub max_tokens_per_second: u32,
+    /// When the output of a fitted window repeats a phrase, decode again with the full 30 s
+    /// window. Streaming partials turn it off: the streaming policy drops the repeat and the
+    /// next step hears the audio again, which costs less than a full-window decode.
+    pub redecode_loops: bool,
 }
 
 impl Default for DecodeOptions {
@@ -42,6 +57,9 @@ impl Default for DecodeOptions {
             fit_audio_ctx: true,
             min_audio_ctx: 384,
             audio_ctx_margin: 400,
+            single_pass: false,
+            max_tokens_per_second: 0,
+            redecode_loops: true,
         }
     }
 }

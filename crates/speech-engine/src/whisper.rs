@@ -140,6 +140,12 @@ impl WhisperEngine {
         if let Some(prompt) = &opts.prompt {
             p.set_initial_prompt(prompt);
         }
+        if opts.single_pass && n_samples <= WINDOW_SAMPLES {
+            p.set_single_segment(true);
+        }
+        if let Some(max) = token_budget(n_samples, opts) {
+            p.set_max_tokens(max);
+        }
         if let Some(ctx) = fitted_audio_ctx(n_samples, opts, self.info.n_audio_ctx) {
             p.set_audio_ctx(ctx as i32);
         }
@@ -163,6 +169,19 @@ fn fitted_audio_ctx(n_samples: usize, opts: &DecodeOptions, full: u32) -> Option
     let needed = n_samples.div_ceil(SAMPLES_PER_AUDIO_CTX) as u32 + opts.audio_ctx_margin;
     let ctx = needed.max(opts.min_audio_ctx);
     (ctx < full).then_some(ctx)
+}
+
+/// Tokens allowed for `n_samples` of audio under `max_tokens_per_second`, or `None` without
+/// a cap. whisper.cpp applies it per segment, so it bounds the whole output only together
+/// with `single_pass`; the allowance covers timestamps and a short clip's first words.
+fn token_budget(n_samples: usize, opts: &DecodeOptions) -> Option<i32> {
+    const ALLOWANCE: usize = 24;
+    if opts.max_tokens_per_second == 0 {
+        return None;
+    }
+    let per_second = opts.max_tokens_per_second as usize;
+    let budget = ALLOWANCE + n_samples.div_ceil(ENGINE_SAMPLE_RATE as usize) * per_second;
+    Some(i32::try_from(budget).unwrap_or(i32::MAX))
 }
 
 fn validate(opts: &DecodeOptions) -> Result<(), EngineError> {
@@ -208,7 +227,7 @@ impl SpeechEngine for WhisperEngine {
         };
         let fitted = fitted_audio_ctx(samples.len(), opts, self.info.n_audio_ctx).is_some();
         let first = self.run(opts, samples, audio.duration_ms(), progress.clone())?;
-        if !fitted || !crate::words::has_phrase_loop(&first) {
+        if !fitted || !opts.redecode_loops || !crate::words::has_phrase_loop(&first) {
             return Ok(first);
         }
         // The fitted window is an optimisation; when its output looks degenerate, redo the
@@ -326,6 +345,19 @@ mod tests {
             ..DecodeOptions::default()
         };
         assert_eq!(fitted_audio_ctx(32_000, &off, 1500), None);
+    }
+
+    #[test]
+    fn the_token_budget_grows_with_the_audio() {
+        let capped = DecodeOptions {
+            max_tokens_per_second: 10,
+            ..DecodeOptions::default()
+        };
+        // 24 allowed whatever the length, plus 10 per started second.
+        assert_eq!(token_budget(16_000, &capped), Some(34));
+        assert_eq!(token_budget(16_001, &capped), Some(44));
+        assert_eq!(token_budget(15 * 16_000, &capped), Some(174));
+        assert_eq!(token_budget(16_000, &DecodeOptions::default()), None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Turns an engine transcript of one utterance into a clean word list: flattened, words that
 //! are not speech dropped (`[BLANK_AUDIO]`, `(music)`, bare punctuation), times clamped to the
-//! audio, and a trailing phrase loop cut.
+//! audio, and a phrase loop cut.
 
 use scribe_core::{Transcript, Word};
 
@@ -12,8 +12,22 @@ const MIN_LOOP_WORDS: usize = 3;
 const MAX_ANNOTATION_WORDS: usize = 6;
 
 /// The words of `transcript` worth keeping, times relative to the utterance start, for audio
-/// `audio_ms` long.
+/// `audio_ms` long; a trailing phrase loop is cut to one occurrence.
 pub(crate) fn clean_words(transcript: &Transcript, audio_ms: u64) -> Vec<Word> {
+    let mut words = usable_words(transcript, audio_ms);
+    strip_trailing_loop(&mut words);
+    words
+}
+
+/// As [`clean_words`], for a step's hypothesis: cut after the first repeated phrase, wherever
+/// it is (see [`cut_at_loop`]).
+pub(crate) fn clean_step_words(transcript: &Transcript, audio_ms: u64) -> Vec<Word> {
+    let mut words = usable_words(transcript, audio_ms);
+    cut_at_loop(&mut words);
+    words
+}
+
+fn usable_words(transcript: &Transcript, audio_ms: u64) -> Vec<Word> {
     let mut words = Vec::new();
     for seg in &transcript.segments {
         if seg.words.is_empty() {
@@ -30,7 +44,6 @@ pub(crate) fn clean_words(transcript: &Transcript, audio_ms: u64) -> Vec<Word> {
         w.start_ms = w.start_ms.min(audio_ms);
         w.end_ms = w.end_ms.clamp(w.start_ms, audio_ms.max(w.start_ms));
     }
-    strip_trailing_loop(&mut words);
     words
 }
 
@@ -111,6 +124,22 @@ pub(crate) fn strip_trailing_loop(words: &mut Vec<Word>) {
         break;
     }
     words.truncate(len);
+}
+
+/// Cuts `words` after the first phrase of [`MIN_LOOP_WORDS`]+ words that is immediately
+/// repeated, wherever it is: "a b c d e c d e f" keeps "a b c d e". For a step's hypothesis,
+/// whose repeat the engine does not decode again: what follows a loop is not to be trusted,
+/// and the next step hears that audio again.
+fn cut_at_loop(words: &mut Vec<Word>) {
+    let norm: Vec<String> = words.iter().map(|w| normalize(&w.word)).collect();
+    let first_repeat = (0..norm.len()).find_map(|i| {
+        (MIN_LOOP_WORDS..=(norm.len() - i) / 2)
+            .find(|&n| norm[i..i + n] == norm[i + n..i + 2 * n])
+            .map(|n| i + n)
+    });
+    if let Some(end) = first_repeat {
+        words.truncate(end);
+    }
 }
 
 #[cfg(test)]
@@ -204,6 +233,30 @@ mod tests {
             .map(|(i, s)| w(s, i as u64 * 100))
             .collect();
         assert_eq!(clean_words(&t(words), 10_000).len(), 6);
+    }
+
+    #[test]
+    fn a_step_is_cut_after_its_first_phrase_loop() {
+        let words = |text: &str| -> Vec<Word> {
+            text.split(' ')
+                .enumerate()
+                .map(|(i, s)| w(s, i as u64 * 100))
+                .collect()
+        };
+        for (text, kept) in [
+            ("a b c d e c d e f g", "a b c d e"),
+            (
+                "we went to the shop, to the shop to the shop",
+                "we went to the shop,",
+            ),
+            ("no loop here at all", "no loop here at all"),
+            ("yeah yeah I know I know", "yeah yeah I know I know"),
+            ("", ""),
+        ] {
+            let mut got = if text.is_empty() { vec![] } else { words(text) };
+            cut_at_loop(&mut got);
+            assert_eq!(texts(&got).join(" "), kept, "{text}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use scribe_core::{Segment, Transcript, Word};
 
 use super::agreement::{agreed_len, uncommitted_start};
-use super::hypothesis::clean_words;
+use super::hypothesis::{clean_step_words, clean_words};
 use super::segmenter::EndReason;
 use super::update::{FinalSegment, PartialSegment, SegmentId, Update};
 use super::SAMPLES_PER_MS;
@@ -118,11 +118,12 @@ impl StreamingPolicy {
     }
 
     /// A hypothesis for the first `audio_samples` of the current utterance: commits what it
-    /// agrees on with the previous one. An empty hypothesis changes nothing (the model dropped
-    /// everything once; the next step decides).
+    /// agrees on with the previous one. Words after a repeated phrase are dropped (steps are
+    /// not decoded again when they loop). An empty hypothesis changes nothing (the model
+    /// dropped everything once; the next step decides).
     pub fn hypothesis(&mut self, transcript: &Transcript, audio_samples: usize) -> Update {
         let audio_ms = audio_samples as u64 / SAMPLES_PER_MS;
-        let words = clean_words(transcript, audio_ms);
+        let words = clean_step_words(transcript, audio_ms);
         if words.is_empty() {
             return Update::default();
         }
@@ -472,5 +473,29 @@ mod tests {
         let u = p.hypothesis(&hyp("three four five six"), 2 * SECOND);
         assert_eq!(u.final_text(), "five");
         assert_eq!(p.context(), "one two three four");
+    }
+
+    #[test]
+    fn a_step_that_loops_commits_nothing_after_the_loop() {
+        let mut p = StreamingPolicy::new(200, PolicyStart::default());
+        p.begin(0, false);
+        // Two steps that both repeat "printed book the" (the engine does not re-decode a
+        // step that loops): what follows its first occurrence is not trusted.
+        p.hypothesis(
+            &hyp("the true printed book the printed book the printed"),
+            3 * SECOND,
+        );
+        let u = p.hypothesis(
+            &hyp("the true printed book the printed book the printed book"),
+            4 * SECOND,
+        );
+        assert_eq!(u.final_text(), "the true printed book the");
+        assert!(u.partial.is_none());
+        let u = p.finish_utterance(
+            Some(&hyp("the true printed book, the invention")),
+            5 * SECOND,
+            EndReason::Silence,
+        );
+        assert_eq!(u.final_text(), "invention");
     }
 }

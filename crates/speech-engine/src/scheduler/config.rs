@@ -48,10 +48,11 @@ impl SchedulerConfig {
             workers: cores,
             threads_per_worker: 1,
             finals_first: true,
-            // Measured (benches `live --sweep`, tiny.en): about one real-time stream per core
-            // keeps p95 final-word latency within 2.5 s; admission by queue wait and lag reacts
-            // only once streams already suffer, so the cap is what protects running streams.
-            max_streams: cores,
+            // Measured (benches `live --sweep`, tiny.en, 2 cores): four real-time streams keep
+            // p95 final-word latency within 2.5 s (1.94 s), five do not (2.51 s); admission by
+            // queue wait and lag reacts only once streams already suffer, so the cap is what
+            // protects running streams.
+            max_streams: 2 * cores,
             max_queue_wait: Duration::from_millis(1000),
             max_lag: Duration::from_secs(3),
             congestion_window: Duration::from_secs(10),
@@ -95,18 +96,33 @@ impl Default for SchedulerConfig {
     }
 }
 
-/// Decoding options for live streaming: greedy partials, fallback off, the encoder window
-/// fitted to the chunk. The scheduler sets `threads`; add the stream's committed text as
-/// `prompt`.
+/// Decoding options for live streaming: greedy, fallback off, one encoder pass over a window
+/// fitted to the chunk, output capped at 10 tokens a second. The scheduler sets `threads`; add
+/// the stream's committed text as `prompt`.
 pub fn streaming_options(kind: JobKind) -> DecodeOptions {
-    DecodeOptions {
-        beam_size: match kind {
-            JobKind::Partial => 1,
-            JobKind::Final => 1,
+    let window = match kind {
+        // A step's hypothesis is revisable: a 3 s margin after the audio, and no second
+        // decode when it repeats a phrase (the streaming policy drops the repeat; the next
+        // step hears that audio again). Measured with `examples/replay` on eval/long, one
+        // core: a 10 s step 0.6 s instead of 0.9 s, no full-window re-decodes (they took 2–3 s
+        // each), the same WER.
+        JobKind::Partial => DecodeOptions {
+            audio_ctx_margin: 150,
+            min_audio_ctx: 200,
+            redecode_loops: false,
+            ..DecodeOptions::default()
         },
+        // An utterance's last decode is committed as it comes: the 8 s margin, and output
+        // that repeats a phrase is decoded again with the full window.
+        JobKind::Final => DecodeOptions::default(),
+    };
+    DecodeOptions {
+        beam_size: 1,
         temperature_fallback: false,
         fit_audio_ctx: true,
-        ..DecodeOptions::default()
+        single_pass: true,
+        max_tokens_per_second: 10,
+        ..window
     }
 }
 
@@ -129,6 +145,21 @@ mod tests {
         assert!(err.contains("more than the 2 cores"), "{err}");
         assert!(SchedulerConfig::for_cores(2).validate(2).is_ok());
         assert!(SchedulerConfig::for_cores(1).validate(1).is_ok());
+    }
+
+    #[test]
+    fn steps_are_cheaper_than_finals() {
+        let (step, last) = (
+            streaming_options(JobKind::Partial),
+            streaming_options(JobKind::Final),
+        );
+        for opts in [&step, &last] {
+            assert_eq!(opts.beam_size, 1);
+            assert!(opts.single_pass && opts.fit_audio_ctx && !opts.temperature_fallback);
+            assert!(opts.max_tokens_per_second > 0);
+        }
+        assert!(step.audio_ctx_margin < last.audio_ctx_margin);
+        assert!(!step.redecode_loops && last.redecode_loops);
     }
 
     #[test]
