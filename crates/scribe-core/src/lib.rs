@@ -5,6 +5,7 @@
 pub mod audio;
 pub mod error;
 pub mod ids;
+pub mod phrase;
 pub mod render;
 pub mod transcript;
 

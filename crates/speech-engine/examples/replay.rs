@@ -11,8 +11,9 @@
 //!
 //! ```text
 //! cargo run --release -p speech-engine --example replay -- MODEL.bin AUDIO.flac [REFERENCE.txt]
-//!     [--threads N] [--partial-beam B] [--final-beam B] [--offline] [--step MS] [--multi-pass] [--slowdown F] [--max-carry MS]
+//!     [--threads N] [--partial-beam B] [--final-beam B] [--offline] [--step MS]
 //!     [--max-utterance MS] [--partial-margin FRAMES] [--final-margin FRAMES]
+//!     [--multi-pass] [--slowdown F] [--max-carry MS]
 //! ```
 
 use std::path::PathBuf;

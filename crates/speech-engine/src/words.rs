@@ -1,5 +1,6 @@
 //! Turning Whisper's sub-word tokens into words with timings and confidence.
 
+use scribe_core::phrase::{comparison_form, first_repeat};
 use scribe_core::{Transcript, Word};
 
 /// One decoded text token (special tokens already removed).
@@ -60,27 +61,17 @@ fn push_word(words: &mut Vec<Word>, (bytes, start, end, psum, n): (Vec<u8>, u64,
     });
 }
 
-/// Shortest phrase whose immediate repetition counts as a decoding loop. Two-word repeats
-/// ("yeah, yeah", "I think I think") are ordinary speech; three or more words repeated back
-/// to back are what Whisper produces when it loses track of the audio's end.
-const MIN_LOOP_WORDS: usize = 3;
-
-/// True when some phrase of at least [`MIN_LOOP_WORDS`] words is immediately repeated,
+/// True when some phrase of at least
+/// [`MIN_LOOP_WORDS`](scribe_core::phrase::MIN_LOOP_WORDS) words is immediately repeated,
 /// ignoring case and punctuation: "…an exact imitation, which are an exact imitation".
 pub(crate) fn has_phrase_loop(t: &Transcript) -> bool {
     let words: Vec<String> = t
         .text()
         .split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect::<String>()
-        })
+        .map(comparison_form)
         .filter(|w| !w.is_empty())
         .collect();
-    (MIN_LOOP_WORDS..=words.len() / 2)
-        .any(|n| (0..=words.len() - 2 * n).any(|i| words[i..i + n] == words[i + n..i + 2 * n]))
+    first_repeat(&words).is_some()
 }
 
 #[cfg(test)]

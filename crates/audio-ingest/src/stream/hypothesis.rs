@@ -2,11 +2,9 @@
 //! are not speech dropped (`[BLANK_AUDIO]`, `(music)`, bare punctuation), times clamped to the
 //! audio, and a phrase loop cut.
 
+pub(crate) use scribe_core::phrase::comparison_form as normalize;
+use scribe_core::phrase::{first_repeat, MIN_LOOP_WORDS};
 use scribe_core::{Transcript, Word};
-
-/// Shortest phrase whose immediate repetition at the end of a hypothesis counts as a decoding
-/// loop (the same rule as the engine's: two-word repeats are ordinary speech).
-const MIN_LOOP_WORDS: usize = 3;
 
 /// Longest bracketed annotation removed (`(soft upbeat music playing)`).
 const MAX_ANNOTATION_WORDS: usize = 6;
@@ -45,15 +43,6 @@ fn usable_words(transcript: &Transcript, audio_ms: u64) -> Vec<Word> {
         w.end_ms = w.end_ms.clamp(w.start_ms, audio_ms.max(w.start_ms));
     }
     words
-}
-
-/// The comparison form of a word: lowercase letters and digits only, so Whisper's changing
-/// case and punctuation ("Hello," / "hello.") do not count as a different word.
-pub(crate) fn normalize(word: &str) -> String {
-    word.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
 }
 
 /// Words of a segment that came without word timings, spread evenly over its span.
@@ -132,13 +121,8 @@ pub(crate) fn strip_trailing_loop(words: &mut Vec<Word>) {
 /// and the next step hears that audio again.
 fn cut_at_loop(words: &mut Vec<Word>) {
     let norm: Vec<String> = words.iter().map(|w| normalize(&w.word)).collect();
-    let first_repeat = (0..norm.len()).find_map(|i| {
-        (MIN_LOOP_WORDS..=(norm.len() - i) / 2)
-            .find(|&n| norm[i..i + n] == norm[i + n..i + 2 * n])
-            .map(|n| i + n)
-    });
-    if let Some(end) = first_repeat {
-        words.truncate(end);
+    if let Some((start, len)) = first_repeat(&norm) {
+        words.truncate(start + len);
     }
 }
 
