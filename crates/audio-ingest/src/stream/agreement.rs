@@ -10,10 +10,16 @@ use super::hypothesis::normalize;
 /// not be in its audio).
 ///
 /// Usually the hypothesis repeats the committed words first. Otherwise the committed words are
-/// aligned with a prefix of the hypothesis by word edit distance (a committed word missing or a
-/// hypothesis word extra costs 2, a respelt word 1, a different word 4; leading inherited words
-/// may be missing for free) and the best prefix is skipped, the longer on a tie. Word timings
-/// are not used: whisper.cpp's are too rough to cut text by.
+/// aligned with a prefix of the hypothesis by a word alignment that rewards agreement: an equal
+/// word scores −2, a respelt one −1, a committed word missing from the hypothesis 2, an extra
+/// hypothesis word 3 (so that skipping words to reach a repeat of committed ones does not pay:
+/// "the capital letters, the lower case" after committed "the lower case" is all new), a
+/// different word 4; leading inherited words may be missing for free. The
+/// prefix with the lowest score is skipped, the longer on a tie. Rewarding agreement matters
+/// when every committed word is inherited: otherwise "none of them is in this audio" (free)
+/// beats a long run of repeated words followed by a few the previous utterance invented at its
+/// cut, and the run is committed twice. Word timings are not used: whisper.cpp's are too rough
+/// to cut text by.
 pub(crate) fn uncommitted_start(hyp: &[Word], committed: &[Word], inherited: usize) -> usize {
     if committed.is_empty() {
         return 0;
@@ -23,15 +29,15 @@ pub(crate) fn uncommitted_start(hyp: &[Word], committed: &[Word], inherited: usi
     if h.len() >= c.len() && h[..c.len()] == c[..] {
         return c.len();
     }
-    // prev[j]: cost of aligning the committed words so far with h[..j].
-    let mut prev: Vec<usize> = (0..=h.len()).map(|j| GAP * j).collect();
+    // prev[j]: score of aligning the committed words so far with h[..j].
+    let mut prev: Vec<i64> = (0..=h.len()).map(|j| EXTRA * j as i64).collect();
     for (i, cw) in c.iter().enumerate() {
-        let first = if i < inherited { 0 } else { prev[0] + GAP };
+        let first = if i < inherited { 0 } else { prev[0] + MISSING };
         let mut cur = vec![first; h.len() + 1];
         for j in 1..=h.len() {
             cur[j] = (prev[j - 1] + substitution(cw, &h[j - 1]))
-                .min(prev[j] + GAP)
-                .min(cur[j - 1] + GAP);
+                .min(prev[j] + MISSING)
+                .min(cur[j - 1] + EXTRA);
         }
         prev = cur;
     }
@@ -39,20 +45,23 @@ pub(crate) fn uncommitted_start(hyp: &[Word], committed: &[Word], inherited: usi
     prev.iter().rposition(|&d| d == best).unwrap_or(0)
 }
 
-/// Cost of a committed word missing from the hypothesis, or an extra hypothesis word.
-const GAP: usize = 2;
+/// Score of a committed word missing from the hypothesis.
+const MISSING: i64 = 2;
+/// Score of a hypothesis word with no committed counterpart.
+const EXTRA: i64 = 3;
 
-/// Cost of aligning committed word `a` with hypothesis word `b` (both normalised): 0 when
-/// equal, 1 when one is a respelling of the other (words of letters, at least four, character
+/// Score of aligning committed word `a` with hypothesis word `b` (both normalised): −2 when
+/// equal, −1 when one is a respelling of the other (words of letters, at least four, character
 /// edit distance at most a third of the longer: "colour"/"color", "woodblock"/"woodblocks"),
-/// else 4 (worse than a missing word plus an extra one). Short words and numbers are never respellings ("cat"/"car", "1462"/"1465").
-fn substitution(a: &str, b: &str) -> usize {
+/// else 4 (better than a missing word plus an extra one). Short words and numbers are never
+/// respellings ("cat"/"car", "1462"/"1465").
+fn substitution(a: &str, b: &str) -> i64 {
     if a == b {
-        return 0;
+        return -2;
     }
     let wordy = |w: &str| w.chars().count() >= 4 && w.chars().all(char::is_alphabetic);
     if !wordy(a) || !wordy(b) {
-        return 2 * GAP;
+        return 4;
     }
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     let longest = a.len().max(b.len());
@@ -67,9 +76,9 @@ fn substitution(a: &str, b: &str) -> usize {
         prev = cur;
     }
     if prev[b.len()] * 3 <= longest {
-        1
+        -1
     } else {
-        2 * GAP
+        4
     }
 }
 
@@ -160,6 +169,31 @@ mod tests {
         assert_eq!(uncommitted_start(&hyp, &committed, 6), 0);
         let hyp = words("primarily intended as picture books", 300);
         assert_eq!(uncommitted_start(&hyp, &committed, 6), 3);
+    }
+
+    #[test]
+    fn words_invented_at_a_cut_do_not_hide_the_repeated_ones() {
+        // The cut utterance's last decode heard "saw the" as "law of the whole"; the next
+        // utterance repeats the thirteen words before, then says what was really said. Not
+        // one of the committed words is in the new audio (free) would commit all thirteen
+        // twice; the alignment pairs law/saw and the/the and goes on after them.
+        let inherited = words(
+            "but on the whole except in italy gothic letter was most often used \
+             a very few years law of the whole",
+            300,
+        );
+        let hyp = words(
+            "Except in Italy, gothic letter was most often used. A very few years saw the birth",
+            300,
+        );
+        assert_eq!(uncommitted_start(&hyp, &inherited, inherited.len()), 15);
+    }
+
+    #[test]
+    fn a_repeat_further_on_is_new_speech() {
+        let inherited = words("on the side of the lower case", 300);
+        let hyp = words("than the capital letters, the lower case being", 300);
+        assert_eq!(uncommitted_start(&hyp, &inherited, inherited.len()), 0);
     }
 
     #[test]

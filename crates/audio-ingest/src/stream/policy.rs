@@ -15,8 +15,10 @@ use super::segmenter::EndReason;
 use super::update::{FinalSegment, PartialSegment, SegmentId, Update};
 use super::SAMPLES_PER_MS;
 
-/// Final words of a closed utterance kept to align the one that continues it.
-const RECENT_WORDS: usize = 12;
+/// Final words of a closed utterance kept to align the one that continues it: more than a
+/// `max_carry_ms` of fast speech holds (its words may all be committed before the cut; with 12
+/// kept, a cut on eval/long with 13 committed words after it had them committed twice).
+const RECENT_WORDS: usize = 64;
 
 /// A continuing utterance inherits the committed words ending less than this before its start
 /// (word timings are rough: a word counted twice is found by alignment, a missing one is not).
@@ -473,6 +475,29 @@ mod tests {
         let u = p.hypothesis(&hyp("three four five six"), 2 * SECOND);
         assert_eq!(u.final_text(), "five");
         assert_eq!(p.context(), "one two three four");
+    }
+
+    #[test]
+    fn a_cut_after_many_committed_words_repeats_none_of_them() {
+        let mut p = StreamingPolicy::new(200, PolicyStart::default());
+        p.begin(0, false);
+        let text: Vec<String> = (0..30).map(|i| format!("w{i}")).collect();
+        let all = text.join(" ");
+        p.hypothesis(&hyp(&all), 12 * SECOND);
+        let u = p.hypothesis(&hyp(&format!("{all} w30")), 13 * SECOND);
+        assert_eq!(u.final_text(), all);
+        // Cut at 4 s (ten words in): twenty committed words are in the carried audio.
+        let u = p.finish_utterance(
+            Some(&hyp(&text[..10].join(" "))),
+            4 * SECOND,
+            EndReason::MaxLength,
+        );
+        assert!(u.finals.is_empty());
+        p.begin(4 * SECOND as u64, true);
+        let again = format!("{} w30 w31", text[10..].join(" "));
+        p.hypothesis(&hyp(&again), 9 * SECOND);
+        let u = p.hypothesis(&hyp(&format!("{again} w32")), 10 * SECOND);
+        assert_eq!(u.final_text(), "w30 w31");
     }
 
     #[test]
