@@ -13,8 +13,13 @@
 //! cargo run --release -p speech-engine --example replay -- MODEL.bin AUDIO.flac [REFERENCE.txt]
 //!     [--threads N] [--partial-beam B] [--final-beam B] [--offline] [--step MS]
 //!     [--max-utterance MS] [--partial-margin FRAMES] [--final-margin FRAMES]
-//!     [--multi-pass] [--slowdown F] [--max-carry MS]
+//!     [--multi-pass] [--slowdown F] [--max-carry MS] [--context CHARS] [--modelled-cost]
 //! ```
+//!
+//! `--modelled-cost` advances the virtual clock by a fixed model of a decode's time (80 ms plus
+//! 31 ms per second of audio: a fit to one-core decodes of tiny.en q8_0 on eval/long) instead of
+//! its measured time, so that two runs make the same requests and get the same output: policy
+//! changes can be compared without the ±1 point WER noise of step timing.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -40,6 +45,7 @@ struct Args {
     /// Decode times are multiplied by this on the virtual clock: 2 ≈ four streams sharing
     /// two cores.
     slowdown: f64,
+    modelled_cost: bool,
 }
 
 fn parse() -> Args {
@@ -57,6 +63,7 @@ fn parse() -> Args {
         final_margin: None,
         multi_pass: false,
         slowdown: 1.0,
+        modelled_cost: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -71,8 +78,10 @@ fn parse() -> Args {
             "--final-beam" => a.final_beam = num("--final-beam") as u32,
             "--offline" => a.offline = true,
             "--multi-pass" => a.multi_pass = true,
+            "--modelled-cost" => a.modelled_cost = true,
             "--slowdown" => a.slowdown = num("--slowdown") as f64,
             "--max-carry" => a.config.max_carry_ms = num("--max-carry"),
+            "--context" => a.config.context_chars = num("--context") as usize,
             "--step" => a.config.step_ms = num("--step"),
             "--partial-margin" => a.partial_margin = Some(num("--partial-margin") as u32),
             "--final-margin" => a.final_margin = Some(num("--final-margin") as u32),
@@ -247,7 +256,12 @@ fn replay(
             let t = engine.transcribe(&req.audio, &opts, None);
             let d = t0.elapsed().as_secs_f64();
             engine_s += d;
-            now_ms += d * args.slowdown * 1000.0;
+            let cost = if args.modelled_cost {
+                0.080 + 0.031 * req.audio.samples.len() as f64 / 16_000.0
+            } else {
+                d
+            };
+            now_ms += cost * args.slowdown * 1000.0;
             if std::env::var_os("REPLAY_TRACE").is_some() {
                 let words = t
                     .as_ref()

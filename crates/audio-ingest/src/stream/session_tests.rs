@@ -322,7 +322,11 @@ fn the_prompt_is_the_committed_text_before_the_utterance() {
         .cloned()
         .flatten()
         .unwrap_or_default();
-    assert!(last.chars().count() <= 200, "{}", last.len());
+    assert!(
+        last.chars().count() <= config().context_chars,
+        "{}",
+        last.len()
+    );
     assert!(!last.is_empty());
     // Ends with the last word of the previous utterance (w89), starts at a whole word.
     assert!(last.ends_with("w89"), "{last}");
@@ -484,7 +488,7 @@ fn hours_of_audio_neither_drift_nor_grow() {
         (last_want.start_ms, last_want.end_ms)
     );
     // The prompt stays bounded however long the stream runs.
-    assert!(d.session.context().chars().count() <= 200);
+    assert!(d.session.context().chars().count() <= config().context_chars);
 }
 
 #[test]
