@@ -14,12 +14,12 @@ use super::hypothesis::normalize;
 /// word scores −2, a respelt one −1, a committed word missing from the hypothesis 2, an extra
 /// hypothesis word 3 (so that skipping words to reach a repeat of committed ones does not pay:
 /// "the capital letters, the lower case" after committed "the lower case" is all new), a
-/// different word 4; leading inherited words may be missing for free. The
-/// prefix with the lowest score is skipped, the longer on a tie. Rewarding agreement matters
-/// when every committed word is inherited: otherwise "none of them is in this audio" (free)
-/// beats a long run of repeated words followed by a few the previous utterance invented at its
-/// cut, and the run is committed twice. Word timings are not used: whisper.cpp's are too rough
-/// to cut text by.
+/// different word 4; leading inherited words may be missing for free. The prefix with the
+/// lowest score is skipped, the longer on a tie. Rewarding agreement matters when every
+/// committed word is inherited: otherwise "none of them is in this audio" (free) beats a long
+/// run of repeated words followed by a few the previous utterance invented at its cut, and the
+/// run is committed twice. Word timings are not used: whisper.cpp's are too rough to cut text
+/// by.
 pub(crate) fn uncommitted_start(hyp: &[Word], committed: &[Word], inherited: usize) -> usize {
     if committed.is_empty() {
         return 0;
@@ -174,9 +174,9 @@ mod tests {
     #[test]
     fn words_invented_at_a_cut_do_not_hide_the_repeated_ones() {
         // The cut utterance's last decode heard "saw the" as "law of the whole"; the next
-        // utterance repeats the thirteen words before, then says what was really said. Not
-        // one of the committed words is in the new audio (free) would commit all thirteen
-        // twice; the alignment pairs law/saw and the/the and goes on after them.
+        // utterance repeats the thirteen words before, then says what was really said.
+        // Taking none of the committed words to be in the new audio (free) would commit all
+        // thirteen twice; the alignment pairs law/saw and the/the and goes on after them.
         let inherited = words(
             "but on the whole except in italy gothic letter was most often used \
              a very few years law of the whole",
