@@ -25,6 +25,16 @@ pub fn first_repeat(words: &[String]) -> Option<(usize, usize)> {
     })
 }
 
+/// The shortest period of the loop `first_repeat` found at `(start, len)`: the smallest `p`
+/// with which `words[start..start + 2 * len]` repeats ("printing printing printing printing
+/// printing printing" is found as a three-word phrase twice; its period is one word).
+pub fn loop_period(words: &[String], start: usize, len: usize) -> usize {
+    let end = (start + 2 * len).min(words.len());
+    (1..len)
+        .find(|&p| (start..end - p).all(|i| words[i] == words[i + p]))
+        .unwrap_or(len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +53,17 @@ mod tests {
         );
         assert_eq!(first_repeat(&forms("yeah yeah I know I know")), None);
         assert_eq!(first_repeat(&[]), None);
+    }
+
+    #[test]
+    fn a_loop_is_reduced_to_its_period() {
+        let words = forms("so printing printing printing printing printing printing");
+        assert_eq!(first_repeat(&words), Some((1, 3)));
+        assert_eq!(loop_period(&words, 1, 3), 1);
+        let words = forms("a b a b a b a b");
+        assert_eq!(first_repeat(&words), Some((0, 4)));
+        assert_eq!(loop_period(&words, 0, 4), 2);
+        let words = forms("a b c d e c d e f");
+        assert_eq!(loop_period(&words, 2, 3), 3);
     }
 }

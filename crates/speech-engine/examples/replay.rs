@@ -14,12 +14,20 @@
 //!     [--threads N] [--partial-beam B] [--final-beam B] [--offline] [--step MS]
 //!     [--max-utterance MS] [--partial-margin FRAMES] [--final-margin FRAMES]
 //!     [--multi-pass] [--slowdown F] [--max-carry MS] [--context CHARS] [--modelled-cost]
+//!     [--pad MS]
 //! ```
 //!
 //! `--modelled-cost` advances the virtual clock by a fixed model of a decode's time (80 ms plus
 //! 31 ms per second of audio: a fit to one-core decodes of tiny.en q8_0 on eval/long) instead of
 //! its measured time, so that two runs make the same requests and get the same output: policy
 //! changes can be compared without the ±1 point WER noise of step timing.
+//!
+//! `REPLAY_TRACE=1` prints every decode (with `REPLAY_HYP=1` its text too), `REPLAY_WORDS=1`
+//! every final word with its time and confidence.
+//!
+//! `--pad MS` puts that much silence before the audio (with `--offline` too): Whisper's output
+//! on a file depends on where its windows and steps fall, so a few padded runs show how much of
+//! a WER difference is the luck of one alignment.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -46,6 +54,8 @@ struct Args {
     /// two cores.
     slowdown: f64,
     modelled_cost: bool,
+    /// Silence put before the audio, ms.
+    pad_ms: u64,
 }
 
 fn parse() -> Args {
@@ -64,6 +74,7 @@ fn parse() -> Args {
         multi_pass: false,
         slowdown: 1.0,
         modelled_cost: false,
+        pad_ms: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -79,6 +90,7 @@ fn parse() -> Args {
             "--offline" => a.offline = true,
             "--multi-pass" => a.multi_pass = true,
             "--modelled-cost" => a.modelled_cost = true,
+            "--pad" => a.pad_ms = num("--pad"),
             "--slowdown" => a.slowdown = num("--slowdown") as f64,
             "--max-carry" => a.config.max_carry_ms = num("--max-carry"),
             "--context" => a.config.context_chars = num("--context") as usize,
@@ -136,7 +148,11 @@ fn percentile(v: &mut [f64], q: f64) -> f64 {
 fn main() {
     let args = parse();
     let engine = WhisperEngine::load(&args.model).expect("model loads");
-    let audio = audio_ingest::decode_file(&args.audio).expect("audio decodes");
+    let mut audio = audio_ingest::decode_file(&args.audio).expect("audio decodes");
+    if args.pad_ms > 0 {
+        let pad = vec![0.0; (args.pad_ms * 16) as usize];
+        audio.samples.splice(0..0, pad);
+    }
     let reference = args
         .reference
         .as_ref()
@@ -206,7 +222,10 @@ fn replay(
             for w in &f.segment.words {
                 latencies.push((now_ms - w.end_ms as f64).max(0.0) / 1000.0);
                 if std::env::var_os("REPLAY_WORDS").is_some() {
-                    println!("word {:>7} {:>7} {}", w.start_ms, w.end_ms, w.word);
+                    println!(
+                        "word {:>7} {:>7} {:.2} {}",
+                        w.start_ms, w.end_ms, w.confidence, w.word
+                    );
                 }
             }
             text.push(f.segment.text);
@@ -272,6 +291,9 @@ fn replay(
                     req.audio.samples.len() as f64 / 16_000.0,
                     d
                 );
+                if let (Some(_), Ok(t)) = (std::env::var_os("REPLAY_HYP"), &t) {
+                    println!("  hyp: {}", t.text());
+                }
             }
             if req.is_final {
                 decodes.0 += 1;

@@ -1,9 +1,9 @@
 //! Turns an engine transcript of one utterance into a clean word list: flattened, words that
 //! are not speech dropped (`[BLANK_AUDIO]`, `(music)`, bare punctuation), times clamped to the
-//! audio, and a phrase loop cut.
+//! audio, and a phrase loop cut to one period.
 
 pub(crate) use scribe_core::phrase::comparison_form as normalize;
-use scribe_core::phrase::{first_repeat, MIN_LOOP_WORDS};
+use scribe_core::phrase::{first_repeat, loop_period, MIN_LOOP_WORDS};
 use scribe_core::{Transcript, Word};
 
 /// Longest bracketed annotation removed (`(soft upbeat music playing)`).
@@ -17,12 +17,19 @@ pub(crate) fn clean_words(transcript: &Transcript, audio_ms: u64) -> Vec<Word> {
     words
 }
 
-/// As [`clean_words`], for a step's hypothesis: cut after the first repeated phrase, wherever
-/// it is (see [`cut_at_loop`]).
-pub(crate) fn clean_step_words(transcript: &Transcript, audio_ms: u64) -> Vec<Word> {
+/// A step's hypothesis, cleaned: `words` as from [`clean_words`] but cut after the first period
+/// of the first phrase loop, wherever it is (see [`cut_at_loop`]); only the first `trusted` of
+/// them (all, or those before the loop) may become final on this hypothesis' word.
+pub(crate) struct StepWords {
+    pub words: Vec<Word>,
+    pub trusted: usize,
+}
+
+/// Cleans a step's hypothesis (see [`StepWords`]).
+pub(crate) fn clean_step_words(transcript: &Transcript, audio_ms: u64) -> StepWords {
     let mut words = usable_words(transcript, audio_ms);
-    cut_at_loop(&mut words);
-    words
+    let trusted = cut_at_loop(&mut words);
+    StepWords { words, trusted }
 }
 
 fn usable_words(transcript: &Transcript, audio_ms: u64) -> Vec<Word> {
@@ -99,30 +106,38 @@ fn drop_annotations(words: Vec<Word>) -> Vec<Word> {
     out
 }
 
-/// Cuts repeats of a phrase of [`MIN_LOOP_WORDS`]+ words at the end of `words`, keeping one.
+/// Cuts repeats of a phrase of [`MIN_LOOP_WORDS`]+ words at the end of `words`, keeping one
+/// period of the loop ("printing" of "printing" eight times over).
 pub(crate) fn strip_trailing_loop(words: &mut Vec<Word>) {
     let norm: Vec<String> = words.iter().map(|w| normalize(&w.word)).collect();
     let mut len = norm.len();
-    'outer: loop {
-        for n in MIN_LOOP_WORDS..=len / 2 {
-            if norm[len - n..len] == norm[len - 2 * n..len - n] {
-                len -= n;
-                continue 'outer;
-            }
+    while let Some(n) =
+        (MIN_LOOP_WORDS..=len / 2).find(|&n| norm[len - n..len] == norm[len - 2 * n..len - n])
+    {
+        let p = loop_period(&norm, len - 2 * n, n);
+        while len >= 2 * p && norm[len - p..len] == norm[len - 2 * p..len - p] {
+            len -= p;
         }
-        break;
     }
     words.truncate(len);
 }
 
-/// Cuts `words` after the first phrase of [`MIN_LOOP_WORDS`]+ words that is immediately
-/// repeated, wherever it is: "a b c d e c d e f" keeps "a b c d e". For a step's hypothesis,
-/// whose repeat the engine does not decode again: what follows a loop is not to be trusted,
-/// and the next step hears that audio again.
-fn cut_at_loop(words: &mut Vec<Word>) {
+/// Cuts `words` after the first period of the first phrase of [`MIN_LOOP_WORDS`]+ words that
+/// is immediately repeated, wherever it is: "a b c d e c d e f" keeps "a b c d e", a word
+/// repeated eight times is kept once. Returns where the loop starts (`words.len()` without
+/// one). For a step's hypothesis, whose loop the engine does not decode again: what follows a
+/// loop is not to be trusted, and the next step hears that audio again. The loop's own first
+/// period is not to be trusted either: a decoder that lost track of the audio's end often
+/// runs back into the prompt ("…intended as picture books, as all books not primarily
+/// intended as picture books, …", where "as all books not primarily" was committed before).
+fn cut_at_loop(words: &mut Vec<Word>) -> usize {
     let norm: Vec<String> = words.iter().map(|w| normalize(&w.word)).collect();
-    if let Some((start, len)) = first_repeat(&norm) {
-        words.truncate(start + len);
+    match first_repeat(&norm) {
+        Some((start, len)) => {
+            words.truncate(start + loop_period(&norm, start, len));
+            start
+        }
+        None => words.len(),
     }
 }
 
@@ -200,45 +215,54 @@ mod tests {
         );
     }
 
+    /// Words of `text` split at spaces, 100 ms apart.
+    fn spoken(text: &str) -> Vec<Word> {
+        text.split(' ')
+            .enumerate()
+            .map(|(i, s)| w(s, i as u64 * 100))
+            .collect()
+    }
+
     #[test]
     fn trailing_phrase_loops_are_cut_to_one() {
-        let text = "we went to the shop to the shop to the shop";
-        let words: Vec<Word> = text
-            .split(' ')
-            .enumerate()
-            .map(|(i, s)| w(s, i as u64 * 100))
-            .collect();
-        let got = clean_words(&t(words), 10_000);
+        let got = clean_words(
+            &t(spoken("we went to the shop to the shop to the shop")),
+            10_000,
+        );
         assert_eq!(texts(&got).join(" "), "we went to the shop");
         // Two-word repeats are speech.
-        let words: Vec<Word> = "yeah yeah I know I know"
-            .split(' ')
-            .enumerate()
-            .map(|(i, s)| w(s, i as u64 * 100))
-            .collect();
-        assert_eq!(clean_words(&t(words), 10_000).len(), 6);
+        let got = clean_words(&t(spoken("yeah yeah I know I know")), 10_000);
+        assert_eq!(got.len(), 6);
+        // A one-word loop keeps the word once.
+        let text = "it said printing printing printing printing printing printing";
+        let got = clean_words(&t(spoken(text)), 10_000);
+        assert_eq!(texts(&got).join(" "), "it said printing");
     }
 
     #[test]
     fn a_step_is_cut_after_its_first_phrase_loop() {
-        let words = |text: &str| -> Vec<Word> {
-            text.split(' ')
-                .enumerate()
-                .map(|(i, s)| w(s, i as u64 * 100))
-                .collect()
-        };
-        for (text, kept) in [
-            ("a b c d e c d e f g", "a b c d e"),
+        for (text, kept, trusted) in [
+            ("a b c d e c d e f g", "a b c d e", 2),
             (
                 "we went to the shop, to the shop to the shop",
                 "we went to the shop,",
+                2,
             ),
-            ("no loop here at all", "no loop here at all"),
-            ("yeah yeah I know I know", "yeah yeah I know I know"),
-            ("", ""),
+            ("no loop here at all", "no loop here at all", 5),
+            ("yeah yeah I know I know", "yeah yeah I know I know", 6),
+            (
+                "printing, printing, printing, printing, printing, printing,",
+                "printing,",
+                0,
+            ),
+            ("", "", 0),
         ] {
-            let mut got = if text.is_empty() { vec![] } else { words(text) };
-            cut_at_loop(&mut got);
+            let mut got = if text.is_empty() {
+                vec![]
+            } else {
+                spoken(text)
+            };
+            assert_eq!(cut_at_loop(&mut got), trusted, "{text}");
             assert_eq!(texts(&got).join(" "), kept, "{text}");
         }
     }

@@ -120,22 +120,26 @@ impl StreamingPolicy {
     }
 
     /// A hypothesis for the first `audio_samples` of the current utterance: commits what it
-    /// agrees on with the previous one. Words after a repeated phrase are dropped (steps are
-    /// not decoded again when they loop). An empty hypothesis changes nothing (the model
-    /// dropped everything once; the next step decides).
+    /// agrees on with the previous one. A hypothesis that loops (steps are not decoded again
+    /// when they do) is cut after the loop's first period, and commits nothing from the loop's
+    /// start on: those words stay partial until a hypothesis without the loop agrees with
+    /// them. An empty hypothesis changes nothing (the model dropped everything once; the next
+    /// step decides).
     pub fn hypothesis(&mut self, transcript: &Transcript, audio_samples: usize) -> Update {
         let audio_ms = audio_samples as u64 / SAMPLES_PER_MS;
-        let words = clean_step_words(transcript, audio_ms);
-        if words.is_empty() {
+        let step = clean_step_words(transcript, audio_ms);
+        if step.words.is_empty() {
             return Update::default();
         }
-        let Some(tail) = self.tail(&words) else {
+        let Some(start) = self.uncommitted_index(&step.words) else {
             return Update::default();
         };
+        let tail = &step.words[start..];
         let agreed = self
             .utt
             .as_ref()
-            .map_or(0, |u| agreed_len(&u.pending, &tail));
+            .map_or(0, |u| agreed_len(&u.pending, tail))
+            .min(step.trusted.saturating_sub(start));
         let mut update = Update::default();
         let (done, rest) = tail.split_at(agreed);
         self.commit(done, &mut update);
@@ -164,7 +168,8 @@ impl StreamingPolicy {
                 .as_ref()
                 .map_or_else(Vec::new, |u| u.pending.clone())
         } else {
-            self.tail(&words).unwrap_or_default()
+            self.uncommitted_index(&words)
+                .map_or_else(Vec::new, |start| words[start..].to_vec())
         };
         let mut update = Update::default();
         self.commit(&tail, &mut update);
@@ -210,11 +215,11 @@ impl StreamingPolicy {
         SegmentId(self.next_id)
     }
 
-    /// The words of `words` not yet committed, or `None` without a current utterance.
-    fn tail(&self, words: &[Word]) -> Option<Vec<Word>> {
+    /// Where the words of `words` not yet committed begin, or `None` without a current
+    /// utterance.
+    fn uncommitted_index(&self, words: &[Word]) -> Option<usize> {
         let u = self.utt.as_ref()?;
-        let start = uncommitted_start(words, &u.committed, u.inherited);
-        Some(words[start..].to_vec())
+        Some(uncommitted_start(words, &u.committed, u.inherited))
     }
 
     fn commit(&mut self, words: &[Word], update: &mut Update) {
@@ -501,11 +506,12 @@ mod tests {
     }
 
     #[test]
-    fn a_step_that_loops_commits_nothing_after_the_loop() {
+    fn a_step_that_loops_commits_nothing_from_the_loop_on() {
         let mut p = StreamingPolicy::new(200, PolicyStart::default());
         p.begin(0, false);
         // Two steps that both repeat "printed book the" (the engine does not re-decode a
-        // step that loops): what follows its first occurrence is not trusted.
+        // step that loops): neither the loop nor what follows it is trusted, so only the
+        // words before it become final; the loop's first period stays partial.
         p.hypothesis(
             &hyp("the true printed book the printed book the printed"),
             3 * SECOND,
@@ -514,13 +520,46 @@ mod tests {
             &hyp("the true printed book the printed book the printed book"),
             4 * SECOND,
         );
-        assert_eq!(u.final_text(), "the true printed book the");
-        assert!(u.partial.is_none());
+        assert_eq!(u.final_text(), "the true");
+        assert_eq!(
+            u.partial.map(|s| s.segment.text).as_deref(),
+            Some("printed book the")
+        );
+        // A step without the loop confirms what it agrees on.
+        let u = p.hypothesis(&hyp("the true printed book, the invention"), 5 * SECOND);
+        assert_eq!(u.final_text(), "printed book, the");
         let u = p.finish_utterance(
             Some(&hyp("the true printed book, the invention")),
             5 * SECOND,
             EndReason::Silence,
         );
         assert_eq!(u.final_text(), "invention");
+    }
+
+    #[test]
+    fn a_loop_back_into_committed_words_is_not_committed() {
+        // eval/long, padded by 0.5 s: after a cut, the continuing utterance's steps heard
+        // "intended as picture books" and ran back into the committed words before it. Two
+        // such steps agreed on the echo; it must not become final.
+        let mut p = StreamingPolicy::new(200, PolicyStart::default());
+        p.begin(0, false);
+        p.hypothesis(&hyp("now as all books not primarily"), 3 * SECOND);
+        let u = p.hypothesis(&hyp("now as all books not primarily intended"), 4 * SECOND);
+        assert_eq!(u.final_text(), "now as all books not primarily");
+        let cut = hyp("now as all books not primarily");
+        p.finish_utterance(Some(&cut), 4 * SECOND, EndReason::MaxLength);
+        p.begin(3 * SECOND as u64, true);
+        let echo = "intended as picture books, as all books not primarily";
+        p.hypothesis(
+            &hyp(&format!("{echo} intended as picture books, not primarily intended as picture books, not primarily intended as picture books,")),
+            2 * SECOND,
+        );
+        let u = p.hypothesis(&hyp(&format!("{echo} {echo} {echo}")), 3 * SECOND);
+        assert_eq!(u.final_text(), "");
+        let u = p.hypothesis(
+            &hyp("intended as picture books consist principally of types"),
+            4 * SECOND,
+        );
+        assert_eq!(u.final_text(), "intended as picture books");
     }
 }
