@@ -28,8 +28,12 @@ pub fn first_repeat(words: &[String]) -> Option<(usize, usize)> {
 /// The shortest period of the loop `first_repeat` found at `(start, len)`: the smallest `p`
 /// with which `words[start..start + 2 * len]` repeats ("printing printing printing printing
 /// printing printing" is found as a three-word phrase twice; its period is one word).
+/// A span that is not such a loop (it runs past `words`) gives `len`.
 pub fn loop_period(words: &[String], start: usize, len: usize) -> usize {
-    let end = (start + 2 * len).min(words.len());
+    let end = start + 2 * len;
+    if end > words.len() {
+        return len;
+    }
     (1..len)
         .find(|&p| (start..end - p).all(|i| words[i] == words[i + p]))
         .unwrap_or(len)
@@ -65,5 +69,6 @@ mod tests {
         assert_eq!(loop_period(&words, 0, 4), 2);
         let words = forms("a b c d e c d e f");
         assert_eq!(loop_period(&words, 2, 3), 3);
+        assert_eq!(loop_period(&words, 6, 3), 3);
     }
 }
