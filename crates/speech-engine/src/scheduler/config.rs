@@ -49,7 +49,7 @@ impl SchedulerConfig {
             threads_per_worker: 1,
             finals_first: true,
             // Measured (benches `live --sweep`, tiny.en, 2 cores): four real-time streams keep
-            // p95 final-word latency within 2.5 s (2.12 s), five do not (2.75 s); admission by
+            // p95 final-word latency within 2.5 s (2.01 s), five do not (2.83 s); admission by
             // queue wait and lag reacts only once streams already suffer, so the cap is what
             // protects running streams.
             max_streams: 2 * cores,
