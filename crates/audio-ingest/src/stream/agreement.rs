@@ -39,8 +39,12 @@ pub(crate) fn uncommitted_start(hyp: &[Word], committed: &[Word], inherited: usi
         let first = if i < inherited { 0 } else { prev[0] + MISSING };
         let mut cur = vec![first; h.len() + 1];
         for j in 1..=h.len() {
-            let settled_before = i >= 2 && j >= 3 && c[i - 1] == h[j - 2] && c[i - 2] == h[j - 3];
-            let paired = if i + 1 == c.len() && settled_before {
+            let newest_after_agreement = i + 1 == c.len()
+                && i >= 2
+                && j >= 3
+                && c[i - 1] == h[j - 2]
+                && c[i - 2] == h[j - 3];
+            let paired = if newest_after_agreement {
                 substitution(cw, &h[j - 1]).min(NEWEST_CHANGED)
             } else {
                 substitution(cw, &h[j - 1])
@@ -70,6 +74,11 @@ fn joined(a: &str, b: &str, whole: &str) -> bool {
 
 /// Score of a committed word found again in the hypothesis.
 const EQUAL: i64 = -2;
+/// Score of a committed word respelt in the hypothesis (see [`substitution`]).
+const RESPELT: i64 = -1;
+/// Score of a committed word paired with a different hypothesis word: better than a missing
+/// word plus an extra one.
+const DIFFERENT: i64 = 4;
 /// Score of a committed word missing from the hypothesis.
 const MISSING: i64 = 2;
 /// Score of the newest committed word paired with a different hypothesis word when the two
@@ -91,7 +100,7 @@ fn substitution(a: &str, b: &str) -> i64 {
     }
     let wordy = |w: &str| w.chars().count() >= 4 && w.chars().all(char::is_alphabetic);
     if !wordy(a) || !wordy(b) {
-        return 4;
+        return DIFFERENT;
     }
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
     let longest = a.len().max(b.len());
@@ -106,9 +115,9 @@ fn substitution(a: &str, b: &str) -> i64 {
         prev = cur;
     }
     if prev[b.len()] * 3 <= longest {
-        -1
+        RESPELT
     } else {
-        4
+        DIFFERENT
     }
 }
 
