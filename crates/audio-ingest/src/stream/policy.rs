@@ -232,12 +232,12 @@ impl StreamingPolicy {
         u.committed.extend(words.iter().cloned());
         let offset = u.start_sample / SAMPLES_PER_MS;
         let mut out = Vec::with_capacity(words.len());
-        for w in words {
+        for (w, word) in words.iter().zip(sentence_cased(self.recent.last(), words)) {
             let start = (offset + w.start_ms).max(self.last_end_ms);
             let end = (offset + w.end_ms).max(start);
             self.last_end_ms = end;
             out.push(Word {
-                word: w.word.clone(),
+                word,
                 start_ms: start,
                 end_ms: end,
                 confidence: w.confidence,
@@ -279,10 +279,11 @@ impl StreamingPolicy {
         let offset = u.start_sample / SAMPLES_PER_MS;
         let out: Vec<Word> = words
             .iter()
-            .map(|w| {
+            .zip(sentence_cased(self.recent.last(), words))
+            .map(|(w, word)| {
                 let start = (offset + w.start_ms).max(self.last_end_ms);
                 Word {
-                    word: w.word.clone(),
+                    word,
                     start_ms: start,
                     end_ms: (offset + w.end_ms).max(start),
                     confidence: w.confidence,
@@ -343,6 +344,45 @@ impl StreamingPolicy {
             };
             self.context.drain(..start);
         }
+    }
+}
+
+/// The spellings of `words` as sent to clients: a word that starts a sentence (the stream's
+/// first, or one after a word ending in `.`, `?` or `!` that is not an abbreviation such as
+/// "i.e." or "Mr.") gets a capital first letter. Only what is sent changes; the engine's
+/// prompt and the alignment keep the decoder's own spelling, so decoding is unaffected.
+fn sentence_cased(previous: Option<&Word>, words: &[Word]) -> Vec<String> {
+    let mut prev = previous.map(|w| w.word.as_str());
+    words
+        .iter()
+        .map(|w| {
+            let word = if prev.is_none_or(ends_sentence) {
+                capitalised(&w.word)
+            } else {
+                w.word.clone()
+            };
+            prev = Some(&w.word);
+            word
+        })
+        .collect()
+}
+
+fn ends_sentence(word: &str) -> bool {
+    let word = word.trim_end_matches(['"', '\'', ')', '\u{201d}', '\u{2019}']);
+    let body = word.trim_end_matches(['.', '?', '!', '\u{2026}']);
+    body.len() != word.len()
+        && !body.contains('.')
+        && !matches!(
+            body.to_lowercase().as_str(),
+            "mr" | "mrs" | "ms" | "dr" | "st" | "vs" | "etc" | "prof" | "approx"
+        )
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(c) if c.is_lowercase() => c.to_uppercase().chain(chars).collect(),
+        _ => word.to_owned(),
     }
 }
 
@@ -429,6 +469,50 @@ mod tests {
     }
 
     #[test]
+    fn sentence_starts_are_sent_with_a_capital_and_the_prompt_keeps_the_decoders_spelling() {
+        let mut p = StreamingPolicy::new(200, PolicyStart::default());
+        p.begin(0, false);
+        p.hypothesis(&hyp("printing in the only sense."), 3 * SECOND);
+        let u = p.hypothesis(
+            &hyp("printing in the only sense. now as i.e. the"),
+            4 * SECOND,
+        );
+        assert_eq!(u.final_text(), "Printing in the only sense.");
+        let partial = u.partial.map(|x| x.segment.text);
+        assert_eq!(partial.as_deref(), Some("Now as i.e. the"));
+        let u = p.finish_utterance(
+            Some(&hyp(
+                "printing in the only sense. now as i.e. the end? yes, Mr. smith",
+            )),
+            5 * SECOND,
+            EndReason::Silence,
+        );
+        assert_eq!(u.final_text(), "Now as i.e. the end? Yes, Mr. smith");
+        assert_eq!(
+            p.context(),
+            "printing in the only sense. now as i.e. the end? yes, Mr. smith"
+        );
+        // A resumed stream goes on from its stored text.
+        let mut p = StreamingPolicy::new(
+            200,
+            PolicyStart {
+                first_id: SegmentId(7),
+                context: "It was late.\u{201d}".into(),
+            },
+        );
+        p.begin(0, false);
+        let u = p.finish_utterance(Some(&hyp("so we left")), SECOND, EndReason::Silence);
+        assert_eq!(u.final_text(), "So we left");
+        let ends: Vec<bool> = [
+            "end.", "why?\"", "wait...", "etc.", "Mr.", "i.e.", "U.S.", "on",
+        ]
+        .into_iter()
+        .map(ends_sentence)
+        .collect();
+        assert_eq!(ends, [true, true, true, false, false, false, false, false]);
+    }
+
+    #[test]
     fn an_unchanged_partial_is_not_sent_again_and_a_vanished_one_is_withdrawn() {
         let mut p = StreamingPolicy::new(200, PolicyStart::default());
         p.begin(0, false);
@@ -437,7 +521,7 @@ mod tests {
         let u = p.hypothesis(&hyp("uno dos"), SECOND);
         assert_eq!(u.partial.as_ref().map(|x| x.id), id);
         let u = p.hypothesis(&hyp("uno dos"), SECOND);
-        assert_eq!(u.final_text(), "uno dos");
+        assert_eq!(u.final_text(), "Uno dos");
         let u = p.finish_utterance(Some(&hyp("uno dos")), SECOND, EndReason::Finalize);
         assert!(u.finals.is_empty() && u.partial.is_none());
         // A partial the final decode does not confirm is withdrawn under its id.
@@ -470,7 +554,7 @@ mod tests {
         p.begin(0, false);
         p.hypothesis(&hyp("one two three four"), 2 * SECOND);
         let u = p.hypothesis(&hyp("one two three four five"), 2 * SECOND);
-        assert_eq!(u.final_text(), "one two three four");
+        assert_eq!(u.final_text(), "One two three four");
         // Cut at 1.0 s (words end at 0.3, 0.7, 1.1, 1.5 s): "three four" are in the next
         // utterance's audio too.
         let u = p.finish_utterance(Some(&hyp("one two")), SECOND, EndReason::MaxLength);
@@ -490,7 +574,7 @@ mod tests {
         let all = text.join(" ");
         p.hypothesis(&hyp(&all), 12 * SECOND);
         let u = p.hypothesis(&hyp(&format!("{all} w30")), 13 * SECOND);
-        assert_eq!(u.final_text(), all);
+        assert_eq!(u.final_text(), format!("W{}", &all[1..]));
         // Cut at 4 s (ten words in): twenty committed words are in the carried audio.
         let u = p.finish_utterance(
             Some(&hyp(&text[..10].join(" "))),
@@ -520,7 +604,7 @@ mod tests {
             &hyp("the true printed book the printed book the printed book"),
             4 * SECOND,
         );
-        assert_eq!(u.final_text(), "the true");
+        assert_eq!(u.final_text(), "The true");
         assert_eq!(
             u.partial.map(|s| s.segment.text).as_deref(),
             Some("printed book the")
@@ -545,7 +629,7 @@ mod tests {
         p.begin(0, false);
         p.hypothesis(&hyp("now as all books not primarily"), 3 * SECOND);
         let u = p.hypothesis(&hyp("now as all books not primarily intended"), 4 * SECOND);
-        assert_eq!(u.final_text(), "now as all books not primarily");
+        assert_eq!(u.final_text(), "Now as all books not primarily");
         let cut = hyp("now as all books not primarily");
         p.finish_utterance(Some(&cut), 4 * SECOND, EndReason::MaxLength);
         p.begin(3 * SECOND as u64, true);
