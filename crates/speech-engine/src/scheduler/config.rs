@@ -50,9 +50,9 @@ impl SchedulerConfig {
             finals_first: true,
             // Measured (benches `live --sweep`, tiny.en, 2 cores): on one host four real-time
             // streams keep p95 final-word latency within 2.5 s (2.01 s), five do not (2.83 s);
-            // on a slower host four gave 2.73–3.17 s (README). Admission by queue wait and lag
-            // reacts only once streams already suffer, so the cap is what protects running
-            // streams.
+            // on a slower host four gave 2.73–3.17 s, on a third 2.22 s (README). Admission
+            // by queue wait and lag reacts only once streams already suffer, so the cap is what
+            // protects running streams.
             max_streams: 2 * cores,
             max_queue_wait: Duration::from_millis(1000),
             max_lag: Duration::from_secs(3),
